@@ -20,6 +20,10 @@ struct template_input {
 	char path[DV_PATH_MAX];
 	char version[128]; /* empty when the input has none */
 	char sha256[65];   /* lowercase hex */
+	/* Size and modification time seen when it was hashed, so that an
+	 * unchanged file need not be hashed again; 0 when unknown. */
+	uint64_t size;
+	int64_t mtime_ns;
 };
 
 struct template_metadata {
@@ -46,6 +50,10 @@ struct template_metadata {
  */
 int template_metadata_load(const char *name, struct template_metadata *out,
 			   struct dv_error *err);
+
+/* Like template_metadata_load, from template.json in folder `dir`. */
+int template_metadata_load_dir(const char *dir, struct template_metadata *out,
+			       struct dv_error *err);
 
 /* Write `metadata` as DIR/template.json atomically (temporary file, fsync,
  * rename). */
