@@ -1,0 +1,35 @@
+"""Bad input: one line on stderr naming the value, exit 125, nothing left."""
+
+import pytest
+
+import helpers
+from helpers import dispvm
+
+CASES = [
+    (["run", "--no-such-option", "--", "true"], "--no-such-option", None),
+    (["run", "--memory"], "--memory", None),
+    (["run", "-e"], "-e", None),
+    (["run", "--template", "nosuchtemplate", "--", "true"], "nosuchtemplate", None),
+    (["run", "--template", "neverbuilt", "--", "true"], "neverbuilt", None),
+    (["run", "--", "true"], "/nonexistent", {"DISPVM_QEMU": "/nonexistent"}),
+]
+
+
+@pytest.mark.parametrize("args,named,env", CASES,
+                         ids=["unknown-option", "missing-memory", "missing-env",
+                              "unknown-template", "template-not-built", "qemu-missing"])
+def test_bad_input_one_line(minimal_template, args, named, env):
+    if env:
+        # A running daemon keeps the QEMU path it started with, so stop it
+        # and let this call start one that sees DISPVM_QEMU.
+        assert helpers.stop_daemons() == []
+    result = dispvm(*args, env=env, timeout=120)
+    if env:
+        assert helpers.stop_daemons() == []
+
+    assert result.status == helpers.DISPVM_FAILED, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result
+    assert named in lines[0], result
+    assert helpers.list_vms() == []
+    assert helpers.suite_qemu_pids() == []
