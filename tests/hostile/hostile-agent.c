@@ -154,7 +154,7 @@ static int wait_for_stdout_credit(void)
 /*
  * Send `count` one-byte STDOUT frames, batched into large writes. With
  * `honour_window` the agent stops when its credit runs out and reads WINDOW
- * frames before going on; without it the agent floods.
+ * frames before going on. Without it the agent floods.
  */
 static int send_tiny_frames(uint32_t channel, uint32_t count, bool honour_window)
 {
