@@ -361,7 +361,8 @@ static int install_work_dir(struct build *build, struct dv_error *err)
 	return 0;
 }
 
-static int make_work_dir(struct build *build, struct dv_error *err)
+/* Set final_dir to the template's folder and templates_dir to its parent. */
+static int find_template_dir(struct build *build, struct dv_error *err)
 {
 	int ret = dv_path_template(build->options->name, build->final_dir, sizeof(build->final_dir), err);
 
@@ -369,7 +370,12 @@ static int make_work_dir(struct build *build, struct dv_error *err)
 		return ret;
 	snprintf(build->templates_dir, sizeof(build->templates_dir), "%s", build->final_dir);
 	*strrchr(build->templates_dir, '/') = '\0';
-	ret = dv_dir_ensure_private(build->templates_dir, err);
+	return 0;
+}
+
+static int make_work_dir(struct build *build, struct dv_error *err)
+{
+	int ret = dv_dir_ensure_private(build->templates_dir, err);
 	if (ret < 0)
 		return ret;
 	if (dv_path_join(build->work_dir, sizeof(build->work_dir), err, build->templates_dir, "%s.tmp-XXXXXX",
@@ -432,6 +438,8 @@ int template_build(const struct template_build_options *options, struct dv_error
 	build->options = options;
 	clock_gettime(CLOCK_MONOTONIC, &build->started);
 	ret = check_options(options, err);
+	if (ret == 0)
+		ret = find_template_dir(build, err);
 	if (ret == 0)
 		ret = find_files(build, err);
 	if (ret == 0)

@@ -190,6 +190,7 @@ static int fill_header(struct archive_entry *header, const struct initramfs_entr
 	archive_entry_set_mtime(header, 0, 0);
 	archive_entry_set_nlink(header, entry->kind == ENTRY_DIR ? 2 : 1);
 	archive_entry_set_ino(header, inode);
+	archive_entry_set_size(header, 0);
 	if (entry->kind == ENTRY_SYMLINK) {
 		archive_entry_set_symlink(header, entry->source);
 	} else if (entry->kind == ENTRY_TEXT) {

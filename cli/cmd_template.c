@@ -1,0 +1,206 @@
+/* `dispvm template build` and `dispvm template ls`. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "build.h"
+#include "error.h"
+#include "metadata.h"
+#include "paths.h"
+
+int cmd_template(int argc, char *argv[]);
+
+#define EXIT_FAILED 125
+
+static const char template_usage[] =
+	"Usage: dispvm template COMMAND [OPTIONS]\n"
+	"\n"
+	"Build and list the templates that disposable VMs boot.\n"
+	"\n"
+	"Commands:\n"
+	"  build [NAME]   build template NAME (default: minimal)\n"
+	"  ls             list the built templates\n"
+	"\n"
+	"Run 'dispvm template COMMAND --help' for the options of a command.\n";
+
+static const char build_usage[] =
+	"Usage: dispvm template build [OPTIONS] [NAME]\n"
+	"\n"
+	"Build template NAME (default: minimal) from a guest kernel, busybox-static,\n"
+	"the guest agent and the mailcap. Does nothing when none of them changed.\n"
+	"\n"
+	"Options:\n"
+	"  --kernel FILE  guest kernel image; needs --modules\n"
+	"  --modules DIR  the kernel's module folder, /lib/modules/VERSION style;\n"
+	"                 VERSION is its last component\n"
+	"  --agent FILE   guest agent binary (statically linked) to put in the template\n"
+	"  --force        rebuild even when no input changed\n"
+	"  --help         show this help\n"
+	"\n"
+	"Without --kernel, the kernel comes from the Debian package\n"
+	"linux-image-cloud-amd64 (fetched with apt-get download, never installed),\n"
+	"or from the host's /boot and /lib/modules when apt fails.\n"
+	"Environment: DISPVM_AGENT (agent binary), DISPVM_DATA_DIR (folder of the\n"
+	"mailcap), DISPVM_KERNEL_PACKAGE (kernel package, for tests).\n";
+
+static const char ls_usage[] =
+	"Usage: dispvm template ls\n"
+	"\n"
+	"List the built templates: name, kernel version, size on disk and build time.\n";
+
+static int fail(struct dv_error *err)
+{
+	fprintf(stderr, "dispvm: %s\n", err->message);
+	return EXIT_FAILED;
+}
+
+static int usage_error(const char *message, const char *value, const char *usage_hint)
+{
+	fprintf(stderr, "dispvm: %s%s; run '%s --help'\n", message, value, usage_hint);
+	return EXIT_FAILED;
+}
+
+static int template_build_command(int argc, char *argv[])
+{
+	enum { OPT_KERNEL = 256, OPT_MODULES, OPT_AGENT, OPT_FORCE, OPT_HELP };
+	static const struct option options[] = {
+		{"kernel", required_argument, NULL, OPT_KERNEL},
+		{"modules", required_argument, NULL, OPT_MODULES},
+		{"agent", required_argument, NULL, OPT_AGENT},
+		{"force", no_argument, NULL, OPT_FORCE},
+		{"help", no_argument, NULL, OPT_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	struct template_build_options build = {.name = DV_DEFAULT_TEMPLATE};
+	struct dv_error err = {0};
+	int option;
+
+	optind = 0;
+	opterr = 0;
+	while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (option) {
+		case OPT_KERNEL:
+			build.kernel_file = optarg;
+			break;
+		case OPT_MODULES:
+			build.modules_dir = optarg;
+			break;
+		case OPT_AGENT:
+			build.agent = optarg;
+			break;
+		case OPT_FORCE:
+			build.force = true;
+			break;
+		case OPT_HELP:
+			fputs(build_usage, stdout);
+			return 0;
+		default:
+			return usage_error("invalid option or missing value: ", argv[optind - 1],
+					   "dispvm template build");
+		}
+	}
+	if (argc - optind > 1)
+		return usage_error("too many arguments: ", argv[optind + 1], "dispvm template build");
+	if (optind < argc)
+		build.name = argv[optind];
+	if (template_build(&build, &err) < 0)
+		return fail(&err);
+	return 0;
+}
+
+/* Size as `ls -h` prints it: 31M, 4.0K, 512B. */
+static void format_size(uint64_t bytes, char *out, size_t size)
+{
+	static const char units[] = "BKMGT";
+	double value = (double)bytes;
+	size_t unit = 0;
+
+	while (value >= 1024.0 && unit + 1 < sizeof(units) - 1) {
+		value /= 1024.0;
+		unit++;
+	}
+	if (unit > 0 && value < 10.0)
+		snprintf(out, size, "%.1f%c", value, units[unit]);
+	else
+		snprintf(out, size, "%.0f%c", value, units[unit]);
+}
+
+static void print_template(const char *templates_dir, const char *name)
+{
+	struct template_metadata metadata;
+	char dir[DV_PATH_MAX], size[16], built[32];
+	struct tm local;
+
+	if (dv_path_join(dir, sizeof(dir), NULL, templates_dir, "%s", name) < 0 ||
+	    template_metadata_load_dir(dir, &metadata, NULL) < 0) {
+		printf("%-16s (incomplete build; run dispvm template build %s)\n", name, name);
+		return;
+	}
+	format_size(metadata.size_bytes, size, sizeof(size));
+	localtime_r(&metadata.built_at, &local);
+	strftime(built, sizeof(built), "%Y-%m-%d %H:%M", &local);
+	printf("%-16s %-24s %6s  %s\n", name, metadata.kernel_version, size, built);
+}
+
+static int compare_names(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Only folders with valid template names; NAME.tmp-* and NAME.old-* are
+ * builds in progress. */
+static int is_template_entry(const struct dirent *entry)
+{
+	return (entry->d_type == DT_DIR || entry->d_type == DT_UNKNOWN) &&
+	       dv_template_name_valid(entry->d_name);
+}
+
+static int template_ls_command(int argc, char *argv[])
+{
+	char data[DV_PATH_MAX], templates_dir[DV_PATH_MAX];
+	struct dirent **entries = NULL;
+	struct dv_error err = {0};
+
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		fputs(ls_usage, stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return usage_error("unexpected argument: ", argv[1], "dispvm template ls");
+	if (dv_path_dir(DV_DIR_DATA, data, sizeof(data), &err) < 0 ||
+	    dv_path_join(templates_dir, sizeof(templates_dir), &err, data, "templates") < 0)
+		return fail(&err);
+
+	int count = scandir(templates_dir, &entries, is_template_entry, compare_names);
+
+	if (count < 0 && errno != ENOENT) {
+		dv_error_set(&err, errno, "cannot list %s", templates_dir);
+		return fail(&err);
+	}
+	printf("%-16s %-24s %6s  %s\n", "NAME", "KERNEL", "SIZE", "BUILT");
+	if (count <= 0)
+		fputs("no templates; build one with: dispvm template build\n", stderr);
+	for (int i = 0; i < count; i++) {
+		print_template(templates_dir, entries[i]->d_name);
+		free(entries[i]);
+	}
+	free(entries);
+	return 0;
+}
+
+int cmd_template(int argc, char *argv[])
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(template_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_FAILED : 0;
+	}
+	if (strcmp(argv[1], "build") == 0)
+		return template_build_command(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ls") == 0)
+		return template_ls_command(argc - 1, argv + 1);
+	return usage_error("unknown template command: ", argv[1], "dispvm template");
+}
