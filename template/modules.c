@@ -33,9 +33,16 @@ static const char *const module_suffixes[] = {".ko", ".ko.xz", ".ko.zst", ".ko.g
 
 void module_name_normalise(const char *name, char *out, size_t size)
 {
-	const char *slash = strrchr(name, '/');
-	const char *base = slash != NULL ? slash + 1 : name;
-	size_t length = strcspn(base, " \t\n");
+	/* `name` may be followed by more text, as in a line of modules.builtin. */
+	size_t end = strcspn(name, " \t\n");
+	const char *base = name;
+
+	for (size_t i = 0; i < end; i++) {
+		if (name[i] == '/')
+			base = name + i + 1;
+	}
+
+	size_t length = end - (size_t)(base - name);
 
 	for (size_t i = 0; module_suffixes[i] != NULL; i++) {
 		size_t suffix = strlen(module_suffixes[i]);
