@@ -1,0 +1,63 @@
+/*
+ * Option parsing for every dispvm verb. Each parser is a pure function of
+ * its argument vector: it fills a struct and, on bad input, writes the one
+ * line the CLI prints after "dispvm: " into `err` and returns -EINVAL.
+ * argv[0] is the verb itself ("run", "open", ...). Strings in the structs
+ * point into argv.
+ */
+#ifndef DISPVM_CLI_ARGS_H
+#define DISPVM_CLI_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+#define ARGS_MEMORY_MIN_MIB 64u
+#define ARGS_MEMORY_MAX_MIB 65536u
+
+struct run_options {
+	bool help;
+	const char *template_name; /* NULL: the daemon's default template */
+	unsigned memory_mib;	   /* 0: the template's memory */
+	bool tty;		   /* -t given */
+	char **env;		   /* NAME=VALUE entries, allocated array */
+	size_t env_count;
+	char **command; /* COMMAND and its arguments, a tail of argv */
+	size_t command_count;
+};
+
+struct open_options {
+	bool help;
+	const char *template_name;
+	bool view_only;
+	const char *app; /* NULL: the template's mailcap entry */
+	const char *file;
+};
+
+struct ls_options {
+	bool help;
+	bool json;
+};
+
+struct kill_options {
+	bool help;
+	char **names; /* a tail of argv */
+	size_t name_count;
+};
+
+int args_parse_run(int argc, char *argv[], struct run_options *options, struct dv_error *err);
+void args_free_run(struct run_options *options);
+
+int args_parse_open(int argc, char *argv[], struct open_options *options, struct dv_error *err);
+int args_parse_ls(int argc, char *argv[], struct ls_options *options, struct dv_error *err);
+int args_parse_kill(int argc, char *argv[], struct kill_options *options, struct dv_error *err);
+
+/* Parse a memory size in MiB: decimal digits only, 64..65536. */
+int args_parse_memory(const char *text, unsigned *mib, struct dv_error *err);
+
+/* Check an environment entry: NAME=VALUE with a non-empty NAME of
+ * [A-Za-z0-9_] that does not start with a digit. */
+int args_check_env(const char *entry, struct dv_error *err);
+
+#endif
