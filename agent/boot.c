@@ -1,0 +1,70 @@
+/* Host name and loopback set-up at boot. */
+#include "boot.h"
+#include "kmsg.h"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define NAME_PARAMETER "dispvm.name="
+
+void set_hostname(void)
+{
+	char cmdline[4096];
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		log_error("cannot open /proc/cmdline: %m");
+		return;
+	}
+
+	ssize_t length = read(fd, cmdline, sizeof(cmdline) - 1);
+
+	close(fd);
+	if (length < 0) {
+		log_error("cannot read /proc/cmdline: %m");
+		return;
+	}
+	cmdline[length] = '\0';
+
+	for (char *word = strtok(cmdline, " \n"); word != NULL; word = strtok(NULL, " \n")) {
+		if (strncmp(word, NAME_PARAMETER, strlen(NAME_PARAMETER)) != 0)
+			continue;
+
+		const char *name = word + strlen(NAME_PARAMETER);
+
+		if (sethostname(name, strlen(name)) < 0)
+			log_error("cannot set host name to %s: %m", name);
+		else
+			log_info("host name %s", name);
+		return;
+	}
+	log_warning("no " NAME_PARAMETER " on the kernel command line, host name unchanged");
+}
+
+void bring_up_loopback(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		log_warning("cannot create a socket to bring up lo: %m");
+		return;
+	}
+
+	struct ifreq request;
+
+	memset(&request, 0, sizeof(request));
+	snprintf(request.ifr_name, sizeof(request.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &request) < 0) {
+		log_warning("cannot read the flags of lo: %m");
+	} else {
+		request.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &request) < 0)
+			log_warning("cannot bring up lo: %m");
+	}
+	close(fd);
+}
