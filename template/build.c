@@ -61,8 +61,8 @@ static int find_files(struct build *build, struct dv_error *err)
 	if (ret < 0)
 		return ret;
 	if (access(build->mailcap, R_OK) < 0)
-		return dv_error_set(err, errno, "cannot read the mailcap %s; set DISPVM_DATA_DIR to the folder that holds it",
-				    build->mailcap);
+		return dv_error_invalid(err, errno, "cannot read the mailcap %s: %s; set DISPVM_DATA_DIR to the folder that holds it",
+					build->mailcap, strerror(errno));
 	return 0;
 }
 

@@ -179,7 +179,7 @@ static int visit(struct dep_table *table, const char *name, const char *needed_b
 
 	entry->state = VISITING;
 
-	/* Copy the list because the recursion below may split other lines. */
+	/* strtok_r writes into the string it splits, so split a copy. */
 	char deps[4096];
 	char *save = NULL;
 
