@@ -1,0 +1,272 @@
+/* Control requests: version, list, kill, run, open, signal, resize. */
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "dispvm-protocol.h"
+#include "log.h"
+#include "paths.h"
+#include "relay.h"
+#include "vm.h"
+
+/* A kill request waiting for its VMs to be freed. */
+struct kill_wait {
+	struct client *client;
+	struct json_object *pending; /* names not yet freed */
+	struct json_object *killed;
+	char *error; /* first unknown name, or NULL */
+	struct kill_wait *next;
+};
+
+static struct kill_wait *kill_waits;
+
+static void close_fds(int *fds, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		close(fds[i]);
+}
+
+static struct json_object *ok_reply(void)
+{
+	struct json_object *reply = json_object_new_object();
+
+	json_object_object_add(reply, "ok", json_object_new_boolean(1));
+	return reply;
+}
+
+static void handle_version(struct client *client)
+{
+	struct json_object *reply = ok_reply();
+
+	json_object_object_add(reply, "version", json_object_new_string(DISPVM_VERSION));
+	json_object_object_add(reply, "protocol", json_object_new_int(DV_PROTOCOL_VERSION));
+	client_send(client, reply);
+}
+
+static const char *state_name(enum vm_state state)
+{
+	switch (state) {
+	case VM_STARTING:
+		return "starting";
+	case VM_RUNNING:
+		return "running";
+	case VM_STOPPING:
+		return "stopping";
+	}
+	return "unknown";
+}
+
+static struct json_object *describe_vm(const struct vm *vm, int64_t now)
+{
+	struct json_object *entry = json_object_new_object();
+
+	json_object_object_add(entry, "name", json_object_new_string(vm->name));
+	json_object_object_add(entry, "state", json_object_new_string(state_name(vm->state)));
+	json_object_object_add(entry, "template", json_object_new_string(vm->template->name));
+	json_object_object_add(entry, "accel", json_object_new_string(accel_name(vm->accel)));
+	json_object_object_add(entry, "memory_mib", json_object_new_int64(vm->memory_mib));
+	json_object_object_add(entry, "uptime_ms", json_object_new_int64(now - vm->created_ms));
+	json_object_object_add(entry, "command", json_object_new_string(vm->command_display));
+	json_object_object_add(entry, "kind", json_object_new_string(
+		vm->request.kind == VM_KIND_OPEN ? "open" : "run"));
+	json_object_object_add(entry, "qemu_pid", json_object_new_int(vm->qemu_pid));
+	return entry;
+}
+
+static void handle_list(struct client *client)
+{
+	struct json_object *reply = ok_reply();
+	struct json_object *vms = json_object_new_array();
+	int64_t now = loop_now_ms();
+
+	for (struct vm *vm = vm_first(); vm != NULL; vm = vm->next)
+		json_object_array_add(vms, describe_vm(vm, now));
+	json_object_object_add(reply, "vms", vms);
+	client_send(client, reply);
+}
+
+static void finish_kill(struct kill_wait *wait)
+{
+	struct json_object *reply = json_object_new_object();
+
+	json_object_object_add(reply, "ok", json_object_new_boolean(wait->error == NULL));
+	if (wait->error != NULL)
+		json_object_object_add(reply, "error", json_object_new_string(wait->error));
+	json_object_object_add(reply, "killed", json_object_get(wait->killed));
+	client_send(wait->client, reply);
+	json_object_put(wait->pending);
+	json_object_put(wait->killed);
+	free(wait->error);
+	free(wait);
+}
+
+/* Start destroying one named VM. Returns false when no VM has that name. */
+static bool kill_one(struct kill_wait *wait, const char *name)
+{
+	struct vm *vm = vm_find(name);
+
+	if (vm == NULL)
+		return false;
+	json_object_array_add(wait->killed, json_object_new_string(name));
+	json_object_array_add(wait->pending, json_object_new_string(name));
+	/* The name joins `pending` first because vm_destroy may free the VM
+	 * at once and call api_vm_freed. */
+	vm_destroy(vm, "killed on request", "killed by dispvm kill");
+	return true;
+}
+
+static void handle_kill(struct client *client, struct json_object *request)
+{
+	struct json_object *names;
+
+	if (!json_object_object_get_ex(request, "names", &names) ||
+	    !json_object_is_type(names, json_type_array)) {
+		client_send_error(client, "invalid kill request: names must be an array of VM names");
+		return;
+	}
+
+	struct kill_wait *wait = calloc(1, sizeof(*wait));
+
+	wait->client = client;
+	wait->pending = json_object_new_array();
+	wait->killed = json_object_new_array();
+	wait->next = kill_waits;
+	kill_waits = wait;
+	for (size_t i = 0; i < json_object_array_length(names); i++) {
+		const char *name = json_object_get_string(json_object_array_get_idx(names, i));
+
+		if (name != NULL && kill_one(wait, name))
+			continue;
+		if (wait->error == NULL &&
+		    asprintf(&wait->error, "no VM named %s; list VMs with: dispvm ls",
+			     name != NULL ? name : "(null)") < 0)
+			wait->error = NULL;
+	}
+	api_vm_freed(NULL);
+}
+
+static bool pending_remove(struct json_object *pending, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(pending); i++) {
+		if (strcmp(json_object_get_string(json_object_array_get_idx(pending, i)), name) == 0) {
+			json_object_array_del_idx(pending, i, 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+void api_vm_freed(const char *name)
+{
+	struct kill_wait **link = &kill_waits;
+
+	while (*link != NULL) {
+		struct kill_wait *wait = *link;
+
+		if (name != NULL)
+			pending_remove(wait->pending, name);
+		if (json_object_array_length(wait->pending) == 0) {
+			*link = wait->next;
+			finish_kill(wait);
+			continue;
+		}
+		link = &wait->next;
+	}
+}
+
+void api_client_closed(struct client *client)
+{
+	struct kill_wait **link = &kill_waits;
+
+	while (*link != NULL) {
+		struct kill_wait *wait = *link;
+
+		if (wait->client != client) {
+			link = &wait->next;
+			continue;
+		}
+		*link = wait->next;
+		json_object_put(wait->pending);
+		json_object_put(wait->killed);
+		free(wait->error);
+		free(wait);
+	}
+}
+
+static void handle_signal(struct client *client, struct json_object *request)
+{
+	struct json_object *member;
+
+	if (client->vm == NULL) {
+		client_send_error(client, "signal needs a running session on this connection");
+		return;
+	}
+	if (!json_object_object_get_ex(request, "signal", &member) ||
+	    !json_object_is_type(member, json_type_int)) {
+		client_send_error(client, "invalid signal request: signal must be a number 1..64");
+		return;
+	}
+
+	int signo = json_object_get_int(member);
+
+	if (signo < 1 || signo > 64) {
+		client_send_error(client, "invalid signal %d: must be 1..64", signo);
+		return;
+	}
+	relay_send_signal(client->vm, (uint32_t)signo);
+}
+
+static void handle_resize(struct client *client, struct json_object *request)
+{
+	struct json_object *rows, *cols;
+
+	if (client->vm == NULL) {
+		client_send_error(client, "resize needs a running session on this connection");
+		return;
+	}
+	if (!json_object_object_get_ex(request, "rows", &rows) ||
+	    !json_object_object_get_ex(request, "cols", &cols) ||
+	    json_object_get_int(rows) < 1 || json_object_get_int(rows) > 65535 ||
+	    json_object_get_int(cols) < 1 || json_object_get_int(cols) > 65535) {
+		client_send_error(client, "invalid resize request: rows and cols must be 1..65535");
+		return;
+	}
+	relay_send_resize(client->vm, (uint16_t)json_object_get_int(rows),
+			  (uint16_t)json_object_get_int(cols));
+}
+
+void api_handle(struct client *client, struct json_object *request, int *fds, size_t fd_count)
+{
+	struct json_object *op_member;
+	const char *op = json_object_object_get_ex(request, "op", &op_member)
+				 ? json_object_get_string(op_member)
+				 : NULL;
+
+	if (op != NULL && (strcmp(op, "run") == 0 || strcmp(op, "open") == 0)) {
+		api_start_session(client, request, strcmp(op, "open") == 0, fds, fd_count);
+		return;
+	}
+	/* Other requests take no fds. */
+	close_fds(fds, fd_count);
+	if (op == NULL)
+		client_send_error(client, "invalid request: op missing");
+	else if (strcmp(op, "version") == 0)
+		handle_version(client);
+	else if (strcmp(op, "list") == 0)
+		handle_list(client);
+	else if (strcmp(op, "kill") == 0)
+		handle_kill(client, request);
+	else if (strcmp(op, "signal") == 0)
+		handle_signal(client, request);
+	else if (strcmp(op, "resize") == 0)
+		handle_resize(client, request);
+	else
+		client_send_error(client, "unknown op %s; see docs/api.md", op);
+}

@@ -1,0 +1,25 @@
+/* Dispatch of control requests (docs/api.md). */
+#ifndef DISPVMD_API_H
+#define DISPVMD_API_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct client;
+
+/* Handle one request; takes ownership of `fds`. */
+void api_handle(struct client *client, struct json_object *request, int *fds,
+		size_t fd_count);
+
+/* A VM was freed: answer kill requests that waited for it. */
+void api_vm_freed(const char *name);
+
+/* Forget pending kill requests of a closing client. */
+void api_client_closed(struct client *client);
+
+#endif
+
+/* Start a run (`open` false) or open session; in session.c. */
+void api_start_session(struct client *client, struct json_object *request, bool open,
+		       int *fds, size_t fd_count);

@@ -1,0 +1,328 @@
+/*
+ * Decoder of the guest channel. Every byte here comes from the guest and
+ * is untrusted: frame headers are checked with dv_header_check before the
+ * payload is read, and each frame is checked against the session state
+ * before a callback sees it.
+ */
+#include "guest.h"
+
+#include <errno.h>
+#include <string.h>
+
+void guest_decoder_init(struct guest_decoder *decoder)
+{
+	memset(decoder, 0, sizeof(*decoder));
+}
+
+void guest_decoder_start(struct guest_decoder *decoder, uint32_t channel, uint32_t flags)
+{
+	decoder->channel = channel;
+	decoder->start_flags = flags;
+	decoder->channel_ended = false;
+	for (int type = DV_MSG_STDIN; type <= DV_MSG_FILE_OUT; type++) {
+		decoder->streams[type].credit = DV_INITIAL_WINDOW;
+		decoder->streams[type].ended = false;
+	}
+	decoder->file_announced = false;
+	decoder->file_remaining = 0;
+}
+
+void guest_decoder_grant(struct guest_decoder *decoder, uint16_t stream, uint32_t increment)
+{
+	if (dv_is_data_type(stream))
+		decoder->streams[stream].credit += increment;
+}
+
+uint64_t guest_decoder_credit(const struct guest_decoder *decoder, uint16_t stream)
+{
+	if (!dv_is_data_type(stream) || decoder->streams[stream].ended)
+		return 0;
+	return decoder->streams[stream].credit;
+}
+
+void guest_decoder_sent(struct guest_decoder *decoder, uint16_t stream, size_t length)
+{
+	struct guest_stream *state = &decoder->streams[stream];
+
+	if (length == 0) {
+		state->ended = true;
+		return;
+	}
+	state->credit = length <= state->credit ? state->credit - length : 0;
+}
+
+static int violation(struct guest_decoder *decoder, const struct dv_header *header,
+		     const char *reason)
+{
+	decoder->reason = reason;
+	decoder->bad_header = *header;
+	return -EPROTO;
+}
+
+/* Length of the UTF-8 sequence starting at `bytes`, or 0 if invalid. */
+static size_t utf8_sequence_length(const uint8_t *bytes, size_t available)
+{
+	uint8_t lead = bytes[0];
+	size_t length;
+	uint32_t code;
+
+	if (lead >= 0xc2 && lead <= 0xdf) {
+		length = 2;
+		code = lead & 0x1f;
+	} else if (lead >= 0xe0 && lead <= 0xef) {
+		length = 3;
+		code = lead & 0x0f;
+	} else if (lead >= 0xf0 && lead <= 0xf4) {
+		length = 4;
+		code = lead & 0x07;
+	} else {
+		return 0;
+	}
+	if (length > available)
+		return 0;
+	for (size_t i = 1; i < length; i++) {
+		if ((bytes[i] & 0xc0) != 0x80)
+			return 0;
+		code = (code << 6) | (bytes[i] & 0x3f);
+	}
+	/* Reject overlong forms, UTF-16 surrogates and code points past
+	 * U+10FFFF, and the C1 control characters U+0080..U+009F. */
+	if ((length == 3 && code < 0x800) || (length == 4 && code < 0x10000))
+		return 0;
+	if ((code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff || code < 0xa0)
+		return 0;
+	return length;
+}
+
+void guest_sanitize_text(const uint8_t *untrusted_text, size_t length, char *out, size_t size)
+{
+	size_t in = 0;
+	size_t used = 0;
+
+	while (in < length && used + 5 <= size) {
+		uint8_t byte = untrusted_text[in];
+
+		if (byte >= 0x20 && byte < 0x7f) {
+			out[used++] = (char)byte;
+			in++;
+			continue;
+		}
+
+		size_t sequence = byte >= 0x80 ? utf8_sequence_length(untrusted_text + in,
+								       length - in)
+					       : 0;
+
+		if (sequence == 0) {
+			out[used++] = '?';
+			in++;
+			continue;
+		}
+		memcpy(out + used, untrusted_text + in, sequence);
+		used += sequence;
+		in += sequence;
+	}
+	if (size > 0)
+		out[used < size ? used : size - 1] = '\0';
+}
+
+static int check_session_frame(struct guest_decoder *decoder, const struct dv_header *header)
+{
+	if (!decoder->hello_seen)
+		return violation(decoder, header, "frame before HELLO");
+	if (decoder->channel == 0 || header->channel != decoder->channel)
+		return violation(decoder, header, "frame on a channel the host did not start");
+	if (decoder->channel_ended)
+		return violation(decoder, header, "frame after EXIT on its channel");
+	return 0;
+}
+
+static int handle_hello(struct guest_decoder *decoder, const struct dv_header *header,
+			const uint8_t *untrusted_payload, const struct guest_callbacks *callbacks,
+			void *data)
+{
+	if (decoder->hello_seen)
+		return violation(decoder, header, "second HELLO");
+
+	uint32_t version = dv_get_u32(untrusted_payload);
+	uint32_t max_payload = dv_get_u32(untrusted_payload + 4);
+
+	if (version != DV_PROTOCOL_VERSION)
+		return violation(decoder, header, "unsupported protocol version in HELLO");
+	decoder->hello_seen = true;
+	return callbacks->hello(data, version, max_payload);
+}
+
+static int check_file_out(struct guest_decoder *decoder, const struct dv_header *header)
+{
+	if (!decoder->file_announced)
+		return violation(decoder, header, "FILE_OUT before FILE_CHANGED");
+	if (header->length > decoder->file_remaining)
+		return violation(decoder, header, "FILE_OUT longer than FILE_CHANGED announced");
+	if (header->length == 0 && decoder->file_remaining != 0)
+		return violation(decoder, header, "FILE_OUT shorter than FILE_CHANGED announced");
+	decoder->file_remaining -= header->length;
+	return 0;
+}
+
+static int handle_output(struct guest_decoder *decoder, const struct dv_header *header,
+			 const uint8_t *untrusted_payload, const struct guest_callbacks *callbacks,
+			 void *data)
+{
+	struct guest_stream *stream = &decoder->streams[header->type];
+	int ret;
+
+	if (stream->ended)
+		return violation(decoder, header, "data after EOF of its stream");
+	if (header->length > stream->credit)
+		return violation(decoder, header, "data beyond the stream's window");
+	if (header->type == DV_MSG_FILE_OUT) {
+		ret = check_file_out(decoder, header);
+		if (ret < 0)
+			return ret;
+	}
+	stream->credit -= header->length;
+	if (header->length == 0)
+		stream->ended = true;
+	/* The payload is checked: its length fits the window, and its bytes
+	 * are opaque data that the host only copies. */
+	return callbacks->output(data, header->type, untrusted_payload, header->length);
+}
+
+static int handle_window(struct guest_decoder *decoder, const struct dv_header *header,
+			 const uint8_t *untrusted_payload, const struct guest_callbacks *callbacks,
+			 void *data)
+{
+	uint32_t stream = dv_get_u32(untrusted_payload);
+	uint32_t increment = dv_get_u32(untrusted_payload + 4);
+
+	if (stream != DV_MSG_STDIN && stream != DV_MSG_FILE_IN)
+		return violation(decoder, header, "WINDOW for a stream the guest does not receive");
+	if (increment == 0)
+		return violation(decoder, header, "WINDOW with zero increment");
+	if (decoder->streams[stream].credit + increment > GUEST_MAX_CREDIT)
+		return violation(decoder, header, "WINDOW credit above the limit");
+	decoder->streams[stream].credit += increment;
+	return callbacks->window(data, (uint16_t)stream, increment);
+}
+
+static int handle_file_changed(struct guest_decoder *decoder, const struct dv_header *header,
+			       const uint8_t *untrusted_payload,
+			       const struct guest_callbacks *callbacks, void *data)
+{
+	uint64_t size = dv_get_u64(untrusted_payload);
+
+	if (!(decoder->start_flags & DV_START_FILE))
+		return violation(decoder, header, "FILE_CHANGED in a session without a file");
+	if (decoder->start_flags & DV_START_VIEW_ONLY)
+		return violation(decoder, header, "FILE_CHANGED in a view-only session");
+	if (decoder->file_announced)
+		return violation(decoder, header, "second FILE_CHANGED");
+	decoder->file_announced = true;
+	decoder->file_remaining = size;
+	return callbacks->file_changed(data, size);
+}
+
+static int handle_exit(struct guest_decoder *decoder, const struct dv_header *header,
+		       const uint8_t *untrusted_payload, const struct guest_callbacks *callbacks,
+		       void *data)
+{
+	uint32_t kind = dv_get_u32(untrusted_payload);
+	int32_t value = (int32_t)dv_get_u32(untrusted_payload + 4);
+	char message[DV_MAX_EXIT_MESSAGE * 2 + 1];
+
+	if (kind < DV_EXIT_CODE || kind > DV_EXIT_FAILED)
+		return violation(decoder, header, "unknown EXIT kind");
+	if (kind == DV_EXIT_CODE && (value < 0 || value > 255))
+		return violation(decoder, header, "EXIT status out of range 0..255");
+	if (kind == DV_EXIT_SIGNAL && (value < 1 || value > 64))
+		return violation(decoder, header, "EXIT signal out of range 1..64");
+	if (decoder->file_announced && decoder->file_remaining != 0)
+		return violation(decoder, header, "EXIT before the whole FILE_OUT");
+	decoder->channel_ended = true;
+	guest_sanitize_text(untrusted_payload + DV_EXIT_FIXED_SIZE,
+			    header->length - DV_EXIT_FIXED_SIZE, message, sizeof(message));
+	return callbacks->exit(data, kind, value, message);
+}
+
+static int dispatch(struct guest_decoder *decoder, const struct dv_header *header,
+		    const uint8_t *untrusted_payload, const struct guest_callbacks *callbacks,
+		    void *data)
+{
+	if (header->type == DV_MSG_HELLO)
+		return handle_hello(decoder, header, untrusted_payload, callbacks, data);
+
+	int ret = check_session_frame(decoder, header);
+
+	if (ret < 0)
+		return ret;
+	switch (header->type) {
+	case DV_MSG_STDOUT:
+	case DV_MSG_STDERR:
+	case DV_MSG_FILE_OUT:
+		return handle_output(decoder, header, untrusted_payload, callbacks, data);
+	case DV_MSG_WINDOW:
+		return handle_window(decoder, header, untrusted_payload, callbacks, data);
+	case DV_MSG_FILE_CHANGED:
+		return handle_file_changed(decoder, header, untrusted_payload, callbacks, data);
+	case DV_MSG_EXIT:
+		return handle_exit(decoder, header, untrusted_payload, callbacks, data);
+	default:
+		return violation(decoder, header, "message type not handled by the host");
+	}
+}
+
+/* Check the header once its last byte arrived, before reading the payload. */
+static int check_header(struct guest_decoder *decoder, struct dv_header *header)
+{
+	const char *reason = NULL;
+
+	dv_header_decode(decoder->buffer, header);
+	if (dv_header_check(header, DV_TO_HOST, &reason) < 0)
+		return violation(decoder, header, reason);
+	return 0;
+}
+
+int guest_decoder_feed(struct guest_decoder *decoder, const uint8_t *untrusted_bytes,
+		       size_t length, const struct guest_callbacks *callbacks, void *data)
+{
+	struct dv_header header;
+	size_t offset = 0;
+
+	while (offset < length) {
+		size_t need = DV_HEADER_SIZE;
+
+		if (decoder->used >= DV_HEADER_SIZE) {
+			dv_header_decode(decoder->buffer, &header);
+			need = DV_HEADER_SIZE + header.length;
+		}
+
+		size_t take = need - decoder->used;
+
+		if (take > length - offset)
+			take = length - offset;
+		memcpy(decoder->buffer + decoder->used, untrusted_bytes + offset, take);
+		decoder->used += take;
+		offset += take;
+
+		if (decoder->used == DV_HEADER_SIZE) {
+			int ret = check_header(decoder, &header);
+
+			if (ret < 0)
+				return ret;
+			if (header.length > 0)
+				continue;
+		} else if (decoder->used < need) {
+			continue;
+		}
+
+		dv_header_decode(decoder->buffer, &header);
+		decoder->used = 0;
+
+		int ret = dispatch(decoder, &header, decoder->buffer + DV_HEADER_SIZE, callbacks,
+				   data);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}

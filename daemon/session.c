@@ -1,0 +1,188 @@
+/* Parsing of run and open requests and the start of their VM. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "control.h"
+#include "log.h"
+#include "paths.h"
+#include "relay.h"
+#include "vm.h"
+
+/* Largest guest memory a request may ask for, in MiB. */
+#define SESSION_MAX_MEMORY_MIB (64u * 1024u)
+
+static void send_failure(struct client *client, const char *text)
+{
+	struct json_object *event = json_object_new_object();
+
+	json_object_object_add(event, "event", json_object_new_string("error"));
+	json_object_object_add(event, "status", json_object_new_int(125));
+	json_object_object_add(event, "error", json_object_new_string(text));
+	client_send(client, event);
+	client_finish(client);
+}
+
+/* Copy a JSON array of strings into a NULL-terminated array. */
+static int string_array(struct json_object *request, const char *key, char ***out,
+			struct dv_error *err)
+{
+	struct json_object *array;
+
+	*out = calloc(1, sizeof(char *));
+	if (*out == NULL)
+		return dv_error_set(err, ENOMEM, "cannot parse %s", key);
+	if (!json_object_object_get_ex(request, key, &array))
+		return 0;
+	if (!json_object_is_type(array, json_type_array))
+		return dv_error_invalid(err, EINVAL, "invalid request: %s must be an array", key);
+
+	size_t count = json_object_array_length(array);
+	char **strings = calloc(count + 1, sizeof(char *));
+
+	if (strings == NULL)
+		return dv_error_set(err, ENOMEM, "cannot parse %s", key);
+	free(*out);
+	*out = strings;
+	for (size_t i = 0; i < count; i++) {
+		struct json_object *item = json_object_array_get_idx(array, i);
+
+		if (!json_object_is_type(item, json_type_string))
+			return dv_error_invalid(err, EINVAL,
+						"invalid request: %s[%zu] is not a string", key, i);
+		strings[i] = strdup(json_object_get_string(item));
+		if (strings[i] == NULL)
+			return dv_error_set(err, ENOMEM, "cannot parse %s", key);
+	}
+	return 0;
+}
+
+static const char *optional_string(struct json_object *request, const char *key)
+{
+	struct json_object *member;
+
+	if (!json_object_object_get_ex(request, key, &member) ||
+	    !json_object_is_type(member, json_type_string))
+		return NULL;
+	return json_object_get_string(member);
+}
+
+static int64_t optional_int(struct json_object *request, const char *key, int64_t fallback)
+{
+	struct json_object *member;
+
+	if (!json_object_object_get_ex(request, key, &member) ||
+	    !json_object_is_type(member, json_type_int))
+		return fallback;
+	return json_object_get_int64(member);
+}
+
+static bool optional_bool(struct json_object *request, const char *key)
+{
+	struct json_object *member;
+
+	return json_object_object_get_ex(request, key, &member) && json_object_get_boolean(member);
+}
+
+static int parse_open_fields(struct json_object *request, struct vm_request *out,
+			     struct dv_error *err)
+{
+	const char *file_name = optional_string(request, "file_name");
+	int64_t file_size = optional_int(request, "file_size", -1);
+	const char *app = optional_string(request, "app");
+
+	if (file_name == NULL || !dv_file_name_valid(file_name, strlen(file_name)))
+		return dv_error_invalid(err, EINVAL,
+					"invalid file_name: need a base name of 1..255 bytes without '/'");
+	if (file_size < 0)
+		return dv_error_invalid(err, EINVAL, "invalid file_size: need a number >= 0");
+	out->file_name = strdup(file_name);
+	out->app = strdup(app != NULL ? app : "");
+	out->file_size = (uint64_t)file_size;
+	out->view_only = optional_bool(request, "view_only");
+	if (out->file_name == NULL || out->app == NULL)
+		return dv_error_set(err, ENOMEM, "cannot parse the open request");
+	return 0;
+}
+
+static int parse_request(struct json_object *request, bool open, struct vm_request *out,
+			 struct dv_error *err)
+{
+	int ret;
+	const char *cwd = optional_string(request, "cwd");
+
+	memset(out, 0, sizeof(*out));
+	out->kind = open ? VM_KIND_OPEN : VM_KIND_RUN;
+	out->tty = optional_bool(request, "tty");
+	out->rows = (uint16_t)optional_int(request, "rows", 24);
+	out->cols = (uint16_t)optional_int(request, "cols", 80);
+	out->cwd = strdup(cwd != NULL ? cwd : "");
+	if (out->cwd == NULL)
+		return dv_error_set(err, ENOMEM, "cannot parse the request");
+	ret = string_array(request, "env", &out->env, err);
+	/* An open request has no argv: the guest runs `app` or the mailcap
+	 * entry, so its argv stays the empty array. */
+	if (ret == 0)
+		ret = open ? string_array(request, "", &out->argv, err)
+			   : string_array(request, "argv", &out->argv, err);
+	if (ret < 0)
+		return ret;
+	if (open)
+		return parse_open_fields(request, out, err);
+	if (out->argv[0] == NULL)
+		return dv_error_invalid(err, EINVAL, "invalid run request: argv is empty");
+	return 0;
+}
+
+static int check_memory(struct json_object *request, unsigned *memory_mib, struct dv_error *err)
+{
+	int64_t memory = optional_int(request, "memory_mib", 0);
+
+	if (memory < 0 || memory > SESSION_MAX_MEMORY_MIB)
+		return dv_error_invalid(err, EINVAL, "invalid memory_mib %lld: must be 1..%u",
+					(long long)memory, SESSION_MAX_MEMORY_MIB);
+	*memory_mib = (unsigned)memory;
+	return 0;
+}
+
+void api_start_session(struct client *client, struct json_object *request, bool open,
+		       int *fds, size_t fd_count)
+{
+	struct dv_error err = {0};
+	struct vm_request parsed;
+	size_t expected = open ? 5 : 3;
+	const char *template_name = optional_string(request, "template");
+	unsigned memory_mib = 0;
+	struct vm *vm = NULL;
+	int ret = parse_request(request, open, &parsed, &err);
+
+	if (ret == 0)
+		ret = check_memory(request, &memory_mib, &err);
+	if (ret == 0 && client->vm != NULL)
+		ret = dv_error_invalid(&err, EBUSY, "this connection already has a session");
+	if (ret == 0 && fd_count != expected)
+		ret = dv_error_invalid(&err, EINVAL, "%s needs %zu fds, got %zu",
+				       open ? "open" : "run", expected, fd_count);
+	if (ret == 0)
+		ret = relay_check_fds(fds, fd_count, &err);
+	if (ret < 0) {
+		vm_request_free(&parsed);
+		for (size_t i = 0; i < fd_count; i++)
+			close(fds[i]);
+		send_failure(client, err.message);
+		return;
+	}
+	ret = vm_create(&parsed, template_name != NULL ? template_name : DV_DEFAULT_TEMPLATE,
+			memory_mib, client, &vm, &err);
+	if (ret < 0) {
+		for (size_t i = 0; i < fd_count; i++)
+			close(fds[i]);
+		log_error("cannot start a VM: %s", err.message);
+		send_failure(client, err.message);
+		return;
+	}
+	client->vm = vm;
+	relay_attach(vm, fds, fd_count);
+}

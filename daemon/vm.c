@@ -1,0 +1,669 @@
+/* VM objects, their registry and lifecycle. */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "control.h"
+#include "log.h"
+#include "qemu.h"
+#include "records.h"
+#include "relay.h"
+
+/* Time the agent has to say HELLO under TCG. A Debian cloud kernel
+ * reaches init in about 4.5 s under TCG on a 2-core host; the margin
+ * covers slower hosts and sanitizer builds. */
+#define VM_TCG_AGENT_DEADLINE_MS 60000u
+/* Time QEMU has to quit after QMP quit before SIGKILL. */
+#define VM_QUIT_DEADLINE_MS 2000u
+/* Guest bytes handled per readiness event, so that one busy guest cannot
+ * starve the others. */
+#define VM_READ_BUDGET (256u * 1024u)
+
+static struct vm *vms;
+static struct name_pool name_pool;
+static bool name_pool_ready;
+static char qemu_binary[DV_PATH_MAX];
+static void (*all_destroyed)(void);
+
+static void vm_free(struct vm *vm);
+static int vm_spawn(struct vm *vm, struct dv_error *err);
+
+struct vm *vm_first(void)
+{
+	return vms;
+}
+
+struct vm *vm_find(const char *name)
+{
+	for (struct vm *vm = vms; vm != NULL; vm = vm->next) {
+		if (strcmp(vm->name, name) == 0)
+			return vm;
+	}
+	return NULL;
+}
+
+unsigned vm_count(void)
+{
+	unsigned count = 0;
+
+	for (struct vm *vm = vms; vm != NULL; vm = vm->next)
+		count++;
+	return count;
+}
+
+void vm_request_free(struct vm_request *request)
+{
+	for (size_t i = 0; request->argv != NULL && request->argv[i] != NULL; i++)
+		free(request->argv[i]);
+	for (size_t i = 0; request->env != NULL && request->env[i] != NULL; i++)
+		free(request->env[i]);
+	free(request->argv);
+	free(request->env);
+	free(request->cwd);
+	free(request->file_name);
+	free(request->app);
+	memset(request, 0, sizeof(*request));
+}
+
+static double seconds_since(int64_t start_ms)
+{
+	return (double)(loop_now_ms() - start_ms) / 1000.0;
+}
+
+/* Close the guest channel and QMP sockets of the current QEMU. */
+static void close_channels(struct vm *vm)
+{
+	if (vm->guest_fd >= 0) {
+		loop_remove(&vm->guest_source);
+		close(vm->guest_fd);
+		vm->guest_fd = -1;
+	}
+	if (vm->qmp_fd >= 0) {
+		loop_remove(&vm->qmp_source);
+		close(vm->qmp_fd);
+		vm->qmp_fd = -1;
+	}
+	buffer_free(&vm->guest_out);
+	qmp_free(&vm->qmp);
+}
+
+static void update_guest_events(struct vm *vm)
+{
+	uint32_t events = EPOLLIN;
+
+	if (buffer_length(&vm->guest_out) > 0)
+		events |= EPOLLOUT;
+	loop_modify(&vm->guest_source, events);
+}
+
+size_t vm_guest_backlog(const struct vm *vm)
+{
+	return buffer_length(&vm->guest_out);
+}
+
+int vm_send_frame(struct vm *vm, uint16_t type, const void *payload, uint32_t length)
+{
+	struct dv_header header = {.type = type, .channel = vm->channel, .length = length};
+	uint8_t encoded[DV_HEADER_SIZE];
+
+	if (vm->guest_fd < 0)
+		return -EPIPE;
+	dv_header_encode(encoded, &header);
+	if (buffer_append(&vm->guest_out, encoded, sizeof(encoded)) < 0 ||
+	    buffer_append(&vm->guest_out, payload, length) < 0)
+		return -ENOMEM;
+	update_guest_events(vm);
+	return 0;
+}
+
+static void write_guest(struct vm *vm)
+{
+	while (buffer_length(&vm->guest_out) > 0) {
+		ssize_t written = send(vm->guest_fd, buffer_bytes(&vm->guest_out),
+				       buffer_length(&vm->guest_out), MSG_NOSIGNAL);
+
+		if (written < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (written < 0) {
+			char cause[DV_ERROR_MAX];
+
+			snprintf(cause, sizeof(cause), "cannot write to the guest: %s",
+				 strerror(errno));
+			vm_destroy(vm, cause, "the VM failed: lost the guest channel");
+			return;
+		}
+		buffer_consume(&vm->guest_out, (size_t)written);
+	}
+	update_guest_events(vm);
+	relay_resume_input(vm);
+}
+
+static void read_guest(struct vm *vm)
+{
+	uint8_t chunk[DV_MAX_PAYLOAD];
+	size_t budget = VM_READ_BUDGET;
+
+	while (budget > 0) {
+		ssize_t count = read(vm->guest_fd, chunk, sizeof(chunk));
+
+		if (count < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (count <= 0) {
+			/* QEMU closed the chardev: it is exiting, and SIGCHLD
+			 * reports why. */
+			loop_remove(&vm->guest_source);
+			return;
+		}
+		if (relay_feed_guest(vm, chunk, (size_t)count) < 0)
+			return;
+		budget -= (size_t)count < budget ? (size_t)count : budget;
+	}
+}
+
+static void guest_ready(struct loop_source *source, uint32_t events)
+{
+	struct vm *vm = source->data;
+
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		read_guest(vm);
+	else if (events & EPOLLOUT)
+		write_guest(vm);
+}
+
+static void qmp_ready(struct loop_source *source, uint32_t events)
+{
+	struct vm *vm = source->data;
+	int ret = qmp_read(&vm->qmp, vm->qmp_fd);
+
+	(void)events;
+	if (ret < 0) {
+		if (ret != -EPIPE)
+			log_warning("%s: QMP failed: %s", vm->name, strerror(-ret));
+		loop_remove(&vm->qmp_source);
+	}
+}
+
+static void probe_failed(struct vm *vm, const char *reason);
+static void start_waiting_vms(void);
+
+static void timer_expired(void *data)
+{
+	struct vm *vm = data;
+
+	if (vm->state == VM_STOPPING) {
+		if (vm->qemu_pid > 0) {
+			log_warning("%s: QEMU did not quit within %u ms; sending SIGKILL",
+				    vm->name, VM_QUIT_DEADLINE_MS);
+			kill(vm->qemu_pid, SIGKILL);
+		}
+		return;
+	}
+	if (vm->state != VM_STARTING)
+		return;
+	if (vm->probing) {
+		probe_failed(vm, "no agent HELLO within 5 s");
+		return;
+	}
+
+	char cause[128];
+
+	snprintf(cause, sizeof(cause), "the guest agent did not start within %u s",
+		 VM_TCG_AGENT_DEADLINE_MS / 1000);
+	vm_destroy(vm, cause, cause);
+}
+
+static int make_socketpair(int fds[2], struct dv_error *err)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+		return dv_error_set(err, errno, "cannot create a socketpair");
+	return 0;
+}
+
+static int watch_channels(struct vm *vm, struct dv_error *err)
+{
+	int ret;
+
+	if (fcntl(vm->guest_fd, F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(vm->qmp_fd, F_SETFL, O_NONBLOCK) < 0)
+		return dv_error_set(err, errno, "cannot make the QEMU sockets non-blocking");
+	ret = loop_add(&vm->guest_source, vm->guest_fd, EPOLLIN, guest_ready, vm);
+	if (ret == 0)
+		ret = loop_add(&vm->qmp_source, vm->qmp_fd, EPOLLIN, qmp_ready, vm);
+	if (ret < 0)
+		return dv_error_set(err, -ret, "cannot watch the QEMU sockets");
+	return 0;
+}
+
+/* Start QEMU with vm->accel and wait for the agent's HELLO. */
+static int vm_spawn(struct vm *vm, struct dv_error *err)
+{
+	int agent[2] = {-1, -1};
+	int qmp[2] = {-1, -1};
+	int ret = make_socketpair(agent, err);
+
+	if (ret == 0)
+		ret = make_socketpair(qmp, err);
+	if (ret < 0)
+		goto out;
+
+	struct qemu_config config = {
+		.binary = qemu_binary, .vm_name = vm->name, .accel = vm->accel,
+		.memory_mib = vm->memory_mib, .template = vm->template,
+		.agent_fd = agent[1], .qmp_fd = qmp[1],
+	};
+
+	ret = qemu_spawn(&config, &vm->qemu_pid, err);
+	if (ret < 0)
+		goto out;
+	vm->spawned_ms = loop_now_ms();
+	vm->guest_fd = agent[0];
+	vm->qmp_fd = qmp[0];
+	agent[0] = qmp[0] = -1;
+	guest_decoder_init(vm->decoder);
+	vm->qmp.vm_name = vm->name;
+	ret = watch_channels(vm, err);
+	if (ret == 0)
+		ret = records_write(vm->name, vm->qemu_pid, err);
+	if (ret == 0) {
+		unsigned deadline = vm->probing ? ACCEL_PROBE_DEADLINE_MS : VM_TCG_AGENT_DEADLINE_MS;
+
+		ret = loop_timer_arm(&vm->timer, deadline);
+		if (ret < 0)
+			dv_error_set(err, -ret, "cannot arm the agent deadline");
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		if (agent[i] >= 0)
+			close(agent[i]);
+		if (qmp[i] >= 0)
+			close(qmp[i]);
+	}
+	return ret;
+}
+
+/* Spawn with the decided accelerator, or become the probe, or wait. */
+static int vm_launch(struct vm *vm, struct dv_error *err)
+{
+	enum accel accel = ACCEL_TCG;
+	enum accel_decision decision = accel_decide(qemu_binary, &accel);
+
+	vm->waiting_for_accel = decision == ACCEL_WAIT;
+	vm->probing = decision == ACCEL_PROBE;
+	if (decision == ACCEL_WAIT) {
+		log_debug("%s: waiting for the KVM probe", vm->name);
+		return 0;
+	}
+	vm->accel = accel;
+	return vm_spawn(vm, err);
+}
+
+static void probe_failed(struct vm *vm, const char *reason)
+{
+	struct dv_error err = {0};
+
+	accel_probe_finished(qemu_binary, false, reason);
+	vm->probing = false;
+	if (vm->qemu_pid > 0) {
+		/* The child is reaped by vm_child_exited as an unknown pid. */
+		kill(vm->qemu_pid, SIGKILL);
+		vm->qemu_pid = 0;
+	}
+	close_channels(vm);
+	vm->accel = ACCEL_TCG;
+	if (vm_spawn(vm, &err) < 0) {
+		dv_error_prefix(&err, "%s: starting QEMU", vm->name);
+		log_error("%s", err.message);
+		vm_destroy(vm, err.message, err.message);
+	}
+	start_waiting_vms();
+}
+
+static void start_waiting_vms(void)
+{
+	for (struct vm *vm = vms; vm != NULL; vm = vm->next) {
+		struct dv_error err = {0};
+
+		if (!vm->waiting_for_accel || vm->state == VM_STOPPING)
+			continue;
+		if (vm_launch(vm, &err) < 0) {
+			dv_error_prefix(&err, "%s: starting QEMU", vm->name);
+			log_error("%s", err.message);
+			/* Destroying while iterating is safe: a VM without a
+			 * QEMU is freed now, so restart the scan. */
+			vm_destroy(vm, err.message, err.message);
+			start_waiting_vms();
+			return;
+		}
+	}
+}
+
+void vm_agent_ready(struct vm *vm)
+{
+	if (vm->probing) {
+		vm->probing = false;
+		accel_probe_finished(qemu_binary, true, NULL);
+		start_waiting_vms();
+	}
+	loop_timer_arm(&vm->timer, 0);
+	vm->state = VM_RUNNING;
+	log_info("%s: started (qemu pid %d, accel %s, agent ready after %.1f s)", vm->name,
+		 (int)vm->qemu_pid, accel_name(vm->accel), seconds_since(vm->spawned_ms));
+	relay_start(vm);
+}
+
+static int load_template(struct vm *vm, const char *template_name, struct dv_error *err)
+{
+	vm->template = calloc(1, sizeof(*vm->template));
+	if (vm->template == NULL)
+		return dv_error_set(err, ENOMEM, "cannot load template %s", template_name);
+	if (!dv_template_name_valid(template_name))
+		return dv_error_invalid(err, EINVAL, "invalid template name %s", template_name);
+	return template_metadata_load(template_name, vm->template, err);
+}
+
+static unsigned default_memory(const struct vm *vm)
+{
+	uint64_t memory = vm->template->memory_mib;
+
+	/* An open session gets room for the file, which lives in guest RAM. */
+	if (vm->request.kind == VM_KIND_OPEN)
+		memory += (vm->request.file_size + (1u << 20) - 1) >> 20;
+	return (unsigned)memory;
+}
+
+static struct vm *vm_alloc(void)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	if (vm == NULL)
+		return NULL;
+	vm->decoder = calloc(1, sizeof(*vm->decoder));
+	if (vm->decoder == NULL) {
+		free(vm);
+		return NULL;
+	}
+	vm->guest_fd = vm->qmp_fd = -1;
+	vm->guest_source.fd = vm->qmp_source.fd = -1;
+	vm->timer.source.fd = -1;
+	vm->relay.stdin_in.fd = vm->relay.file_in.fd = -1;
+	vm->relay.stdout_out.fd = vm->relay.stderr_out.fd = vm->relay.file_out.fd = -1;
+	vm->created_ms = loop_now_ms();
+	return vm;
+}
+
+static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_mib,
+		      struct dv_error *err)
+{
+	int ret = qemu_find(qemu_binary, sizeof(qemu_binary), err);
+
+	if (ret == 0)
+		ret = load_template(vm, template_name, err);
+	if (ret < 0)
+		return ret;
+	vm->memory_mib = memory_mib != 0 ? memory_mib : default_memory(vm);
+	vm->command_display = vm_command_display(&vm->request);
+	if (vm->command_display == NULL)
+		return dv_error_set(err, ENOMEM, "cannot describe the command");
+	ret = loop_timer_init(&vm->timer, timer_expired, vm);
+	if (ret < 0)
+		return dv_error_set(err, -ret, "cannot create a timer");
+	if (!name_pool_ready) {
+		names_init(&name_pool, NULL, NULL);
+		name_pool_ready = true;
+	}
+	ret = names_acquire(&name_pool, vm->name, sizeof(vm->name));
+	if (ret < 0)
+		return dv_error_invalid(err, -ret, "cannot name a new VM: all %u names are in use",
+					NAMES_MAX);
+	vm->number = (unsigned)ret;
+	return 0;
+}
+
+int vm_create(struct vm_request *request, const char *template_name, unsigned memory_mib,
+	      struct client *client, struct vm **out, struct dv_error *err)
+{
+	struct vm *vm = vm_alloc();
+
+	if (vm == NULL) {
+		vm_request_free(request);
+		return dv_error_set(err, ENOMEM, "cannot create a VM");
+	}
+	vm->request = *request;
+	memset(request, 0, sizeof(*request));
+
+	int ret = vm_prepare(vm, template_name, memory_mib, err);
+
+	if (ret < 0) {
+		vm_free(vm);
+		return ret;
+	}
+	vm->client = client;
+	vm->next = vms;
+	vms = vm;
+	log_info("%s: created (template %s, %u MiB, %s)", vm->name, vm->template->name,
+		 vm->memory_mib, vm->request.kind == VM_KIND_OPEN ? "open" : "run");
+	ret = vm_launch(vm, err);
+	if (ret < 0) {
+		dv_error_prefix(err, "%s: starting QEMU", vm->name);
+		vm->client = NULL;
+		vm_destroy(vm, err->message, NULL);
+		return ret;
+	}
+	*out = vm;
+	return 0;
+}
+
+static void unlink_vm(struct vm *vm)
+{
+	for (struct vm **link = &vms; *link != NULL; link = &(*link)->next) {
+		if (*link == vm) {
+			*link = vm->next;
+			return;
+		}
+	}
+}
+
+/* Release everything of a VM whose QEMU is gone (or never ran). */
+static void vm_free(struct vm *vm)
+{
+	char name[NAMES_BUFFER_SIZE];
+	bool registered = vm->number != 0;
+
+	unlink_vm(vm);
+	relay_close(vm);
+	close_channels(vm);
+	loop_timer_free(&vm->timer);
+	if (registered) {
+		records_remove(vm->name);
+		names_release(&name_pool, vm->number);
+		log_info("%s: destroyed (%s; lived %.1f s)", vm->name,
+			 vm->end_cause != NULL ? vm->end_cause : "unknown cause",
+			 seconds_since(vm->created_ms));
+	}
+	snprintf(name, sizeof(name), "%s", vm->name);
+	vm_request_free(&vm->request);
+	free(vm->relay.exit_message);
+	free(vm->command_display);
+	free(vm->end_cause);
+	free(vm->template);
+	free(vm->decoder);
+	free(vm);
+	if (registered)
+		api_vm_freed(name);
+	if (all_destroyed != NULL && vms == NULL) {
+		void (*done)(void) = all_destroyed;
+
+		all_destroyed = NULL;
+		done();
+	}
+}
+
+static void send_error_event(struct client *client, const char *error)
+{
+	struct json_object *event = json_object_new_object();
+
+	json_object_object_add(event, "event", json_object_new_string("error"));
+	json_object_object_add(event, "status", json_object_new_int(125));
+	json_object_object_add(event, "error", json_object_new_string(error));
+	client_send(client, event);
+}
+
+static void stop_qemu(struct vm *vm)
+{
+	int ret = vm->qmp_fd >= 0 ? qmp_quit(&vm->qmp, vm->qmp_fd) : -EPIPE;
+
+	if (ret < 0) {
+		log_debug("%s: cannot send QMP quit (%s); sending SIGKILL", vm->name,
+			  strerror(-ret));
+		kill(vm->qemu_pid, SIGKILL);
+	}
+	if (loop_timer_arm(&vm->timer, VM_QUIT_DEADLINE_MS) < 0) {
+		log_warning("%s: cannot arm the quit deadline: %m; sending SIGKILL", vm->name);
+		kill(vm->qemu_pid, SIGKILL);
+	}
+}
+
+void vm_destroy(struct vm *vm, const char *cause, const char *error)
+{
+	if (vm->state == VM_STOPPING)
+		return;
+	vm->state = VM_STOPPING;
+	vm->end_cause = strdup(cause);
+	if (vm->probing) {
+		vm->probing = false;
+		accel_probe_abandoned();
+		start_waiting_vms();
+	}
+	relay_close(vm);
+	if (vm->client != NULL) {
+		if (error != NULL)
+			send_error_event(vm->client, error);
+		client_finish(vm->client);
+	}
+	if (vm->guest_fd >= 0) {
+		loop_remove(&vm->guest_source);
+		close(vm->guest_fd);
+		vm->guest_fd = -1;
+	}
+	if (vm->qemu_pid > 0)
+		stop_qemu(vm);
+	else
+		vm_free(vm);
+}
+
+void vm_destroy_all(void (*done)(void))
+{
+	all_destroyed = done;
+	if (vms == NULL) {
+		all_destroyed = NULL;
+		done();
+		return;
+	}
+	for (struct vm *vm = vms, *next; vm != NULL; vm = next) {
+		next = vm->next;
+		vm_destroy(vm, "the daemon is stopping", "the daemon is stopping");
+	}
+}
+
+static void describe_status(int status, char *out, size_t size)
+{
+	if (WIFSIGNALED(status))
+		snprintf(out, size, "QEMU killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(out, size, "QEMU exited with status %d", WEXITSTATUS(status));
+}
+
+void vm_child_exited(pid_t pid, int status)
+{
+	struct vm *vm = vms;
+	char description[64];
+
+	while (vm != NULL && vm->qemu_pid != pid)
+		vm = vm->next;
+	if (vm == NULL) {
+		log_debug("reaped pid %d", (int)pid);
+		return;
+	}
+	describe_status(status, description, sizeof(description));
+	if (vm->state == VM_STOPPING) {
+		log_debug("%s: %s", vm->name, description);
+		vm->qemu_pid = 0;
+		vm_free(vm);
+		return;
+	}
+	log_warning("%s: %s", vm->name, description);
+	vm->qemu_pid = 0;
+	if (vm->probing && vm->state == VM_STARTING) {
+		probe_failed(vm, description);
+		return;
+	}
+
+	char error[128];
+
+	snprintf(error, sizeof(error), "the VM failed: %s", description);
+	vm_destroy(vm, description, error);
+}
+
+static bool needs_quotes(const char *word)
+{
+	if (word[0] == '\0')
+		return true;
+	for (const char *c = word; *c != '\0'; c++) {
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			   "_./=:,+-@%", *c) == NULL)
+			return true;
+	}
+	return false;
+}
+
+static void append_word(FILE *out, const char *word, bool first)
+{
+	if (!first)
+		fputc(' ', out);
+	if (!needs_quotes(word)) {
+		fputs(word, out);
+		return;
+	}
+	fputc('\'', out);
+	for (const char *c = word; *c != '\0'; c++) {
+		if (*c == '\'')
+			fputs("'\\''", out);
+		else
+			fputc(*c, out);
+	}
+	fputc('\'', out);
+}
+
+char *vm_command_display(const struct vm_request *request)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+
+	if (out == NULL)
+		return NULL;
+	if (request->kind == VM_KIND_OPEN) {
+		/* The app is already a shell command, so it is shown as is. */
+		if (request->app != NULL && request->app[0] != '\0')
+			fprintf(out, "%s ", request->app);
+		append_word(out, request->file_name != NULL ? request->file_name : "", true);
+	} else {
+		for (size_t i = 0; request->argv != NULL && request->argv[i] != NULL; i++)
+			append_word(out, request->argv[i], i == 0);
+	}
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}

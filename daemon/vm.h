@@ -1,0 +1,144 @@
+/*
+ * A disposable VM: its QEMU process, guest channel, client session and
+ * lifecycle (starting -> running -> stopping -> freed once QEMU is reaped).
+ */
+#ifndef DISPVMD_VM_H
+#define DISPVMD_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "accel.h"
+#include "buffer.h"
+#include "error.h"
+#include "guest.h"
+#include "loop.h"
+#include "metadata.h"
+#include "names.h"
+#include "qmp.h"
+
+struct client;
+
+enum vm_state { VM_STARTING, VM_RUNNING, VM_STOPPING };
+enum vm_kind { VM_KIND_RUN, VM_KIND_OPEN };
+
+/* What the client asked the guest to run. */
+struct vm_request {
+	enum vm_kind kind;
+	char **argv; /* NULL-terminated; empty for open without app */
+	char **env;
+	char *cwd;
+	bool tty;
+	uint16_t rows, cols;
+	char *file_name;
+	uint64_t file_size;
+	bool view_only;
+	char *app;
+};
+
+/* A client fd the guest's output goes to. */
+struct relay_output {
+	int fd;
+	struct loop_source source;
+	struct buffer pending;
+	bool guest_ended; /* EOF frame received */
+	bool broken;      /* the client stopped reading (EPIPE) */
+};
+
+/* A client fd whose bytes go to the guest. */
+struct relay_input {
+	int fd;
+	struct loop_source source;
+	bool ended;         /* EOF sent to the guest */
+	uint64_t remaining; /* FILE_IN bytes still to send */
+};
+
+struct relay {
+	struct relay_input stdin_in;
+	struct relay_input file_in;
+	struct relay_output stdout_out;
+	struct relay_output stderr_out;
+	struct relay_output file_out;
+	bool file_announced;
+	uint64_t file_size;
+	uint32_t max_payload; /* largest frame payload the agent accepts */
+	bool exit_received;
+	int exit_status;
+	char *exit_message;
+};
+
+struct vm {
+	char name[NAMES_BUFFER_SIZE];
+	unsigned number;
+	enum vm_state state;
+	struct vm_request request;
+	struct template_metadata *template;
+	unsigned memory_mib;
+	enum accel accel;
+	bool probing;           /* this VM runs the KVM probe */
+	bool waiting_for_accel; /* queued until a probe ends */
+	char *command_display;
+	pid_t qemu_pid;
+	int64_t created_ms;
+	int64_t spawned_ms;
+	struct client *client;
+	struct loop_timer timer; /* agent deadline, then the stop deadline */
+
+	int guest_fd;
+	struct loop_source guest_source;
+	struct guest_decoder *decoder;
+	struct buffer guest_out; /* frames not yet written to the guest */
+	uint32_t channel;
+
+	int qmp_fd;
+	struct loop_source qmp_source;
+	struct qmp qmp;
+
+	struct relay relay;
+	char *end_cause; /* why the VM is stopping, for the log */
+	struct vm *next;
+};
+
+/* Create a VM for `request` (whose strings the VM takes over) and start it.
+ * On failure returns a negative errno value with `err` set; the request is
+ * freed either way. */
+int vm_create(struct vm_request *request, const char *template_name, unsigned memory_mib,
+	      struct client *client, struct vm **out, struct dv_error *err);
+
+/*
+ * Stop the VM: close the client's descriptors, send the client `status`
+ * with `error` (NULL: an exit event was already sent or there is no
+ * client), quit QEMU and free the VM once QEMU is reaped. The caller must
+ * not use `vm` afterwards. `cause` goes to the log.
+ */
+void vm_destroy(struct vm *vm, const char *cause, const char *error);
+
+/* Destroy every VM; `done` runs once all are freed. */
+void vm_destroy_all(void (*done)(void));
+
+struct vm *vm_find(const char *name);
+struct vm *vm_first(void);
+
+/* Handle a reaped child. */
+void vm_child_exited(pid_t pid, int status);
+
+/* The agent said HELLO: send START and begin relaying. */
+void vm_agent_ready(struct vm *vm);
+
+/* Queue a frame for the guest. Returns 0 or -ENOMEM. */
+int vm_send_frame(struct vm *vm, uint16_t type, const void *payload, uint32_t length);
+
+/* Bytes queued for the guest and not yet written. */
+size_t vm_guest_backlog(const struct vm *vm);
+
+/* Number of live VMs. */
+unsigned vm_count(void);
+
+/* Free the strings of a request. */
+void vm_request_free(struct vm_request *request);
+
+/* The shell-quoted command line for `list`. */
+char *vm_command_display(const struct vm_request *request);
+
+#endif
