@@ -37,6 +37,7 @@ struct target {
 	struct file_record record;
 	struct hash_stream hash;
 	bool view_only;
+	char copy_name[PATH_MAX + 32]; /* "the edited copy of FILE", for messages */
 };
 
 static const char *file_type_name(mode_t mode)
@@ -120,7 +121,7 @@ static void add_file_streams(struct session *session, struct relay *relay, struc
 		.on_data = hash_stream_update, .context = &target->hash,
 	};
 	struct relay_stream file_out = {
-		.name = "the edited copy", .role = RELAY_OUTPUT, .limit = UINT64_MAX,
+		.name = target->copy_name, .role = RELAY_OUTPUT, .limit = UINT64_MAX,
 		.src = session->local[SESSION_FILE_OUT], .dst = -1, .discard = true,
 	};
 
@@ -205,6 +206,7 @@ static int prepare(const struct open_options *options, struct target *target,
 		return r;
 	if (hash_stream_init(&target->hash) < 0)
 		return dv_error_set(err, ENOMEM, "cannot start SHA-256");
+	snprintf(target->copy_name, sizeof(target->copy_name), "the edited copy of %s", options->file);
 	target->view_only = options->view_only;
 	if (!target->view_only && !target_writable(target)) {
 		fprintf(stderr, "dispvm: %s is not writable; opening it view-only\n", options->file);

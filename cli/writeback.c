@@ -125,6 +125,7 @@ int writeback_create(struct writeback *writeback, const char *path, struct dv_er
 		goto fail;
 	}
 	writeback->fd = openat(writeback->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	writeback->unnamed = writeback->fd >= 0;
 	if (writeback->fd < 0)
 		writeback->fd = create_named_temp(writeback);
 	if (writeback->fd < 0) {
@@ -186,7 +187,7 @@ static int link_temp_as(struct writeback *writeback, const char *name)
 	char proc_path[64];
 	int r;
 
-	if (writeback->temp_name[0] != '\0') {
+	if (!writeback->unnamed) {
 		r = linkat(writeback->dir_fd, writeback->temp_name, writeback->dir_fd, name, 0);
 	} else {
 		snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", writeback->fd);
@@ -261,7 +262,7 @@ static int replace_original(struct writeback *writeback, struct dv_error *err)
 {
 	int r = 0;
 
-	if (writeback->temp_name[0] == '\0') {
+	if (writeback->unnamed) {
 		for (int attempt = 0; attempt < 100; attempt++) {
 			hidden_name(writeback->base, writeback->temp_name);
 			r = link_temp_as(writeback, writeback->temp_name);

@@ -45,7 +45,8 @@ struct writeback {
 	int fd; /* the temporary file, -1 once committed or discarded */
 	char path[PATH_MAX];	     /* the target, resolved */
 	char base[NAME_MAX + 1];     /* its base name */
-	char temp_name[NAME_MAX + 1]; /* the temporary file's name in dir_fd, or empty for O_TMPFILE */
+	bool unnamed;		     /* opened with O_TMPFILE, so it has no name yet */
+	char temp_name[NAME_MAX + 1]; /* its name in dir_fd while it has one, else empty */
 	struct hash_stream hash;     /* of the bytes written to fd */
 };
 
