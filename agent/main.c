@@ -173,22 +173,21 @@ static int serve(int port_fd, int signal_fd)
 	int timeout = -1;
 
 	for (;;) {
+		int ret = flush_port(port_fd, &waiting);
+
+		if (ret < 0)
+			return ret;
+
 		int count = epoll_wait(epoll_fd, events, MAX_EVENTS, timeout);
 
 		if (count < 0 && errno != EINTR)
 			return -errno;
 		for (int i = 0; i < count; i++) {
-			int ret = dispatch(&events[i], port_fd, signal_fd);
-
+			ret = dispatch(&events[i], port_fd, signal_fd);
 			if (ret < 0)
 				return ret;
 		}
 		timeout = sessions_advance();
-
-		int ret = flush_port(port_fd, &waiting);
-
-		if (ret < 0)
-			return ret;
 	}
 }
 
