@@ -68,3 +68,16 @@ void bring_up_loopback(void)
 	}
 	close(fd);
 }
+
+void unlimit_kmsg(void)
+{
+	/* The kernel drops /dev/kmsg lines beyond a burst of 10 per 5 s
+	 * unless printk_devkmsg is "on"; a printk.devkmsg= on the command
+	 * line locks the setting and makes this write fail. */
+	int fd = open("/proc/sys/kernel/printk_devkmsg", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "on\n", 3) != 3)
+		log_debug("cannot turn off the /dev/kmsg rate limit: %m");
+	if (fd >= 0)
+		close(fd);
+}

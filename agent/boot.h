@@ -13,6 +13,9 @@ int load_modules(void);
 /* Set the host name from `dispvm.name=` on the kernel command line. */
 void set_hostname(void);
 
+/* Let the agent's log lines through the kernel's /dev/kmsg rate limit. */
+void unlimit_kmsg(void);
+
 /* Bring the loopback interface up. */
 void bring_up_loopback(void);
 

@@ -80,6 +80,7 @@ static void boot(void)
 	int failures = mount_filesystems();
 
 	fill_standard_fds();
+	unlimit_kmsg();
 	set_hostname();
 	failures += load_modules();
 	bring_up_loopback();

@@ -120,6 +120,8 @@ class Session:
         self.send_credit = {STDIN: INITIAL_WINDOW, FILE_IN: INITIAL_WINDOW}
         self.file_changed = None
         self.exit = None
+        self.stdin_sent = 0  # None once EOF is sent
+        self.file_sent = 0
         guest.send(START, channel, start_payload)
         self.started = time.monotonic()
 
@@ -155,33 +157,46 @@ class Session:
         else:
             raise AssertionError(f"unexpected message {kind}")
 
+    def step(self):
+        """Send the input that the credit allows and due actions."""
+        if self.file_in is not None and self.file_sent is not None:
+            self.file_sent = self.pump_input(FILE_IN, self.file_in, self.file_sent)
+            if self.file_sent == len(self.file_in):
+                self.guest.send(FILE_IN, self.channel)
+                self.file_sent = None
+        if self.stdin is not None and self.stdin_sent is not None:
+            self.stdin_sent = self.pump_input(STDIN, self.stdin, self.stdin_sent)
+            if self.stdin_sent == len(self.stdin):
+                self.guest.send(STDIN, self.channel)
+                self.stdin_sent = None
+        while self.actions and time.monotonic() - self.started >= self.actions[0][0]:
+            _, kind, payload = self.actions.pop(0)
+            self.guest.send(kind, self.channel, payload)
+
     def run(self, timeout=60):
-        stdin_sent = file_sent = 0
-        stdin_closed = file_closed = False
-        deadline = time.monotonic() + timeout
-        while self.exit is None:
-            assert time.monotonic() < deadline, "session timed out"
-            if self.file_in is not None and not file_closed:
-                file_sent = self.pump_input(FILE_IN, self.file_in, file_sent)
-                if file_sent == len(self.file_in):
-                    self.guest.send(FILE_IN, self.channel)
-                    file_closed = True
-            if self.stdin is not None and not stdin_closed:
-                stdin_sent = self.pump_input(STDIN, self.stdin, stdin_sent)
-                if stdin_sent == len(self.stdin):
-                    self.guest.send(STDIN, self.channel)
-                    stdin_closed = True
-            while self.actions and time.monotonic() - self.started >= self.actions[0][0]:
-                _, kind, payload = self.actions.pop(0)
-                self.guest.send(kind, self.channel, payload)
-            frame = self.guest.read_frame(0.05)
-            if frame is None:
-                continue
-            kind, channel, payload = frame
-            assert channel == self.channel, f"frame for unexpected channel {channel}"
-            self.handle(kind, payload)
-        assert {STDOUT, STDERR} <= self.eof, "EXIT before the EOF of stdout and stderr"
-        return self
+        return run_sessions(self.guest, [self], timeout)[0]
+
+
+def run_sessions(guest, sessions, timeout=60):
+    """Serve several sessions at once until each one has sent EXIT."""
+    by_channel = {session.channel: session for session in sessions}
+    deadline = time.monotonic() + timeout
+    while any(session.exit is None for session in sessions):
+        assert time.monotonic() < deadline, "session timed out"
+        for session in sessions:
+            if session.exit is None:
+                session.step()
+        frame = guest.read_frame(0.05)
+        if frame is None:
+            continue
+        kind, channel, payload = frame
+        assert channel in by_channel, f"frame for unexpected channel {channel}"
+        session = by_channel[channel]
+        assert session.exit is None, f"frame after EXIT on channel {channel}"
+        session.handle(kind, payload)
+        if session.exit is not None:
+            assert {STDOUT, STDERR} <= session.eof, "EXIT before the EOF of stdout and stderr"
+    return sessions
 
 
 def check(name, condition, detail=""):
@@ -270,7 +285,30 @@ def run_checks(guest):
             stdin=b"q", env=["PAGER=cat"])
     results.append(check("mailcap hex viewer for binary data",
                          b"00 01 02 03" in s.output[STDOUT], repr((s.output, s.exit))))
+
+    sessions = [Session(guest, next(channel), encode_start(["sh", "-c", f"sleep 1; echo {i}"]),
+                        stdin=None) for i in range(10)]
+    began = time.monotonic()
+    run_sessions(guest, sessions)
+    outputs = [session.output[STDOUT] for session in sessions]
+    results.append(check(f"10 concurrent sessions ({time.monotonic() - began:.1f} s)",
+                         outputs == [f"{i}\n".encode() for i in range(10)], repr(outputs)))
+
+    s = run(["sh", "-c", "trap 'stty size; exit 0' WINCH; echo ready; while :; do sleep 0.1; done"],
+            flags=START_TTY, stdin=None, actions=[(2.0, RESIZE, struct.pack("<HH", 50, 132))])
+    results.append(check("pty resize", s.output[STDOUT] == b"ready\r\n50 132\r\n",
+                         repr(s.output[STDOUT])))
     return all(results)
+
+
+def check_violation_powers_off(guest):
+    """A header with nonzero flags is a protocol violation."""
+    guest.sock.sendall(HEADER.pack(STDIN, 1, 1, 0))
+    try:
+        guest.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        return check("violation powers off", False, "QEMU still running after 30 s")
+    return check("violation powers off", True)
 
 
 def main():
@@ -284,6 +322,7 @@ def main():
         print(f"HELLO version {version}, max payload {max_payload}, "
               f"after {time.monotonic() - began:.1f} s")
         ok = run_checks(guest)
+        ok = check_violation_powers_off(guest) and ok
     finally:
         guest.stop()
     print(f"serial console: {serial_log}")
