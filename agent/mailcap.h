@@ -1,10 +1,11 @@
 /*
  * Parser and matcher for the mailcap file that picks the command opening
- * a file in an open session. The format is a subset of RFC 1524: one entry
- * per line, `type/subtype; command`, `#` starts a comment line, the first
- * matching entry wins, a `*` subtype matches any subtype, and an entry whose
- * type and subtype are both `*` matches every file. `%s` in the command is the
- * shell-quoted file path, and a command without `%s` gets the path appended.
+ * a file in an open session. The format is a subset of RFC 1524 with one
+ * entry per line, `type/subtype; command`, and `#` comment lines. The first
+ * matching entry wins. A `*` subtype matches any subtype, and an entry
+ * whose type and subtype are both `*` matches every file. `%s` in the
+ * command is the shell-quoted file path, and a command without `%s` gets
+ * the path appended.
  * Fields after a second `;` (RFC 1524 flags such as needsterminal) are
  * ignored. The API is pure: it touches no files.
  */

@@ -311,8 +311,8 @@ bool open_send_more(struct session *session)
 
 	/* No process is left in the session, but one of another session may
 	 * still shrink the file. Then the stream ends short of the size that
-	 * FILE_CHANGED announced, and the host discards the copy rather than
-	 * receiving made-up bytes. */
+	 * FILE_CHANGED announced. The host rejects such a stream as a protocol
+	 * violation, which is better than sending made-up bytes. */
 	while (file->remaining > 0 && file->credit > 0) {
 		size_t wanted = sizeof(buffer);
 

@@ -16,7 +16,7 @@
 struct session;
 
 struct open_file {
-	int fd;            /* file being received, then sent back; -1 */
+	int fd;            /* file being received or sent back, or -1 */
 	char path[300];    /* /home/user/<name> */
 	uint64_t size;     /* announced by START */
 	uint64_t received; /* FILE_IN bytes written so far */

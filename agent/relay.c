@@ -2,8 +2,8 @@
  * Relay of a session's standard streams between the command and the host,
  * within the credit windows of the protocol. Output is read only while the
  * host has granted credit, so no more than the window per stream waits in
- * the port's queue; host STDIN is buffered up to the window and its credit
- * granted back once the bytes reached the command.
+ * the port's queue. Host STDIN is buffered up to the window, and its credit
+ * goes back to the host once the bytes reached the command.
  */
 #include "kmsg.h"
 #include "port.h"
@@ -98,12 +98,12 @@ void relay_read_output(struct session *session, int index)
 {
 	static uint8_t buffer[DV_MAX_PAYLOAD];
 	struct output_stream *output = &session->output[index];
-	uint64_t wanted = output->credit < sizeof(buffer) ? output->credit : sizeof(buffer);
+	uint64_t max_length = output->credit < sizeof(buffer) ? output->credit : sizeof(buffer);
 
-	if (output->fd < 0 || wanted == 0)
+	if (output->fd < 0 || max_length == 0)
 		return;
 
-	ssize_t length = read(output->fd, buffer, (size_t)wanted);
+	ssize_t length = read(output->fd, buffer, (size_t)max_length);
 
 	if (length > 0) {
 		port_send(output->type, session->channel, buffer, (size_t)length);
@@ -112,7 +112,7 @@ void relay_read_output(struct session *session, int index)
 			session->pty_deadline = now_ms() + PTY_QUIET_MS;
 	} else if (length < 0 && (errno == EAGAIN || errno == EINTR)) {
 		/* A pty whose main process exited and that stayed quiet is done,
-		 * even when a background process still holds it open. */
+		 * even when a background process keeps it open. */
 		if (session->exited && (session->flags & DV_START_TTY) &&
 		    now_ms() >= session->pty_deadline)
 			close_output(session, index);
@@ -207,7 +207,8 @@ int relay_stdin(struct session *session, const uint8_t *untrusted_data, size_t l
 			return 0;
 		}
 	}
-	/* Fits: the buffer holds DV_INITIAL_WINDOW minus the credit. */
+	/* This fits because the buffered bytes never exceed
+	 * DV_INITIAL_WINDOW minus the credit. */
 	memcpy(input->buffer + input->length, untrusted_data, length);
 	input->length += length;
 	relay_flush_input(session);

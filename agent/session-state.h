@@ -25,7 +25,7 @@ struct output_stream {
 	bool watched;    /* registered for EPOLLIN */
 };
 
-/* Host STDIN towards the command. `buffer` holds at most the window. */
+/* Host STDIN towards the command. `buffer` never exceeds the window. */
 struct input_stream {
 	int fd;          /* -1 once closed */
 	uint8_t *buffer; /* DV_INITIAL_WINDOW bytes */

@@ -55,8 +55,8 @@ static void release_session(struct session *session)
 	relay_close(session);
 	if (session->flags & DV_START_FILE)
 		open_cleanup(session);
-	/* A background process of a run session may still be in the cgroup;
-	 * then the directory stays and the next session on this channel
+	/* A background process of a run session may still be in the cgroup.
+	 * Then the directory stays, and the next session on this channel
 	 * reuses it. */
 	if (session->cgroup[0] != '\0' && rmdir(session->cgroup) < 0)
 		log_debug("channel %u: cgroup %s kept: %m", session->channel, session->cgroup);

@@ -13,8 +13,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-/* What the child reports through its close-on-exec status pipe when a
- * step before or at exec fails. */
+/* Steps of the child before and at exec, as its close-on-exec status
+ * pipe reports a failure. */
 enum child_step {
 	STEP_SETUP = 1,
 	STEP_CGROUP,
@@ -96,7 +96,9 @@ static __attribute__((noreturn)) void child_fail(int status_fd, int step, int er
 	struct child_report report = {step, error};
 
 	(void)!write(status_fd, &report, sizeof(report));
-	_exit(step == STEP_EXEC ? (error == ENOENT ? 127 : 126) : 125);
+	if (step != STEP_EXEC)
+		_exit(125);
+	_exit(error == ENOENT ? 127 : 126);
 }
 
 static int join_cgroup(const char *cgroup)

@@ -32,7 +32,7 @@ struct spawn_result {
 	int stderr_fd;
 };
 
-/* Why a command did not start, as the EXIT message reports it. */
+/* Reason a command did not start, as the EXIT message reports it. */
 struct spawn_failure {
 	uint32_t kind;  /* enum dv_exit_kind */
 	int32_t value;  /* 127, 126 or 125 */

@@ -51,7 +51,6 @@ class Guest:
         guest_agent.close()
         guest_qmp.close()
         self.buffer = b""
-        self.pending = []  # frames read but not yet taken, for other channels
 
     def send(self, kind, channel, payload=b""):
         self.sock.sendall(HEADER.pack(kind, 0, channel, len(payload)) + payload)
