@@ -134,7 +134,8 @@ static int spawn_daemon(const char *log_path, pid_t *pid, struct dv_error *err)
 /*
  * Start dispvmd and connect once it exits 0 (its socket then accepts). A
  * daemon that exits 1 lost a race to another CLI's daemon, so connecting
- * is retried until the deadline.
+ * is retried, and the daemon started again while nobody serves, until the
+ * deadline.
  */
 static int start_and_connect(const char *socket_path, struct dv_error *err)
 {
@@ -162,6 +163,10 @@ static int start_and_connect(const char *socket_path, struct dv_error *err)
 			fd = try_connect(socket_path);
 			if (fd >= 0)
 				return fd;
+			/* The daemon that won the race may have been stopping:
+			 * with nobody serving, start another one. */
+			if (WEXITSTATUS(status) == 1 && (r = spawn_daemon(log_path, &pid, err)) < 0)
+				goto fail;
 		}
 		sleep_ms(DAEMON_POLL_INTERVAL_MS);
 	}

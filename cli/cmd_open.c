@@ -70,8 +70,8 @@ static int open_target(const char *file, struct target *target, struct dv_error 
 	if (!S_ISREG(st.st_mode))
 		return dv_error_invalid(err, EINVAL, "%s is %s, not a regular file; give a regular file", file,
 					file_type_name(st.st_mode));
-	/* O_NONBLOCK keeps a FIFO swapped in since the stat from blocking the
-	 * open; fstat below rejects it. */
+	/* O_NONBLOCK keeps the open from blocking when a FIFO replaced the file
+	 * after the stat; the fstat below rejects it. */
 	target->fd = open(target->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (target->fd < 0)
 		return dv_error_set(err, errno, "cannot open %s", file);

@@ -299,6 +299,8 @@ static int commit_received(struct writeback *writeback, const struct file_record
 		return dv_error_set(err, errno, "cannot write the edited copy of %s", writeback->path);
 
 	int r;
+	/* NOTE: a host write between this check and the rename is lost, since
+	 * nothing locks the target; the window is one stat, hash and rename. */
 	if (original_changed(writeback, original)) {
 		*result = WRITEBACK_CONFLICT;
 		r = save_conflict(writeback, vm_name, saved_path, saved_size, err);

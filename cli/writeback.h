@@ -1,8 +1,8 @@
 /*
- * Bringing an edited file back from a disposable VM: the copy streams into
- * a temporary file in the target's directory, then either replaces the
- * target atomically or, when the target changed on the host meanwhile, is
- * saved beside it under a new name. The target is never half-written.
+ * Bringing an edited file back from a disposable VM. The copy streams into
+ * a temporary file in the target's directory. It then replaces the target
+ * atomically, or is saved beside it under a new name when the target
+ * changed on the host meanwhile, so the target is never half-written.
  */
 #ifndef DISPVM_CLI_WRITEBACK_H
 #define DISPVM_CLI_WRITEBACK_H
@@ -18,7 +18,7 @@
 
 #define WRITEBACK_HASH_SIZE 32 /* SHA-256 */
 
-/* What the CLI sent: the target's identity and the hash of its bytes. */
+/* Identity (stat) and SHA-256 of the target as the CLI sent it. */
 struct file_record {
 	struct stat st;
 	unsigned char sha256[WRITEBACK_HASH_SIZE];
