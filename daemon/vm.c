@@ -187,7 +187,11 @@ static void qmp_ready(struct loop_source *source, uint32_t events)
 
 	(void)events;
 	if (ret < 0) {
-		if (ret != -EPIPE)
+		/* QEMU closes or resets the socket when it exits, and SIGCHLD
+		 * reports that. */
+		if (ret == -EPIPE || ret == -ECONNRESET)
+			log_debug("%s: QMP closed: %s", vm->name, strerror(-ret));
+		else
 			log_warning("%s: QMP failed: %s", vm->name, strerror(-ret));
 		loop_remove(&vm->qmp_source);
 	}
