@@ -23,6 +23,7 @@ deps:
 check: all $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	meson test -C $(ASAN_BUILD) --print-errorlogs
+	scripts/fuzz 20
 	scripts/run-e2e $(ASAN_BUILD) $(BUILD)
 
 demo:
