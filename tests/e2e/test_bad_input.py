@@ -21,7 +21,7 @@ CASES = [
 def test_bad_input_one_line(minimal_template, args, named, env):
     if env:
         # A running daemon keeps the QEMU path it started with, so stop it
-        # and let this call start one that sees DISPVM_QEMU.
+        # and let this call start one with DISPVM_QEMU set.
         assert helpers.stop_daemons() == []
     result = dispvm(*args, env=env, timeout=120)
     if env:

@@ -8,7 +8,7 @@ from helpers import dispvm
 
 SURVIVOR = ["run", "--", "sh", "-c", "sleep 25; echo survivor"]
 
-# Attack -> words the daemon log line about the violation must contain.
+# Attacks, by START argv[0], after which the daemon must destroy the VM.
 ATTACKS = ["truncated-frame", "oversized-length", "unknown-type", "unknown-channel",
            "data-after-eof", "window-overrun", "tiny-frames-flood"]
 
@@ -47,8 +47,8 @@ def test_hostile_attack_destroys_vm(hostile_templates, daemon_log, attack):
     survivor, survivor_name = _start_survivor()
     daemons = helpers.daemon_pids()
 
-    # The CLI's stdout is a pipe nobody reads until the CLI ends, so the
-    # daemon cannot pass the flood on and must enforce the window.
+    # The test reads the CLI's stdout pipe only after the CLI ends, so the
+    # daemon cannot pass a flood on and must enforce the window.
     process = helpers.start_dispvm("run", "--template", "hostile", "--", attack)
     try:
         process.wait(timeout=180)

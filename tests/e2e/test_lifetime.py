@@ -48,6 +48,7 @@ def test_sigkill_daemon_kills_qemu(minimal_template, daemon_log):
     assert listing.status == 0, listing
     assert listing.stdout.strip() == b"[]", listing
     fresh = helpers.daemon_pids()
-    assert len(fresh) == 1 and fresh != daemons, fresh
+    assert len(fresh) == 1, fresh
+    assert fresh != daemons, fresh
     leftovers = list(records.iterdir()) if records.exists() else []
     assert leftovers == [], f"stale VM records: {leftovers}"

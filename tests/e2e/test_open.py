@@ -180,7 +180,7 @@ def test_open_rejects_non_file(minimal_template, work_dir, kind):
 
 def test_open_unwritable_view_only(minimal_template, work_dir):
     """A file on a read-only mount (root can write anywhere else) opens
-    view-only: the app may not change it and dispvm says so."""
+    view-only: the app may not change it and dispvm prints a message."""
     path = work_dir / "readonly.txt"
     path.write_text("hello\n")
     # Start the daemon outside the private mount namespace first.
