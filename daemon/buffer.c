@@ -6,6 +6,8 @@
 
 int buffer_append(struct buffer *buffer, const void *bytes, size_t length)
 {
+	if (length == 0)
+		return 0;
 	if (buffer->head > 0 && buffer->tail + length > buffer->capacity) {
 		memmove(buffer->data, buffer->data + buffer->head, buffer_length(buffer));
 		buffer->tail -= buffer->head;

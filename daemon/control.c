@@ -335,6 +335,4 @@ void control_stop(void)
 		close(listen_source.fd);
 		listen_source.fd = -1;
 	}
-	while (clients != NULL)
-		client_close(clients);
 }

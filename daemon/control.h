@@ -47,7 +47,8 @@ void client_send_error(struct client *client, const char *format, ...)
  * is written. */
 void client_finish(struct client *client);
 
-/* Close the listening socket and all clients. */
+/* Close the listening socket. Connected clients stay, so they still get
+ * the last event of their VM. */
 void control_stop(void);
 
 #endif

@@ -211,8 +211,8 @@ static void signal_received(struct loop_source *source, uint32_t events)
 		default:
 			log_info("received %s; destroying %u VMs and stopping",
 				 strsignal((int)info.ssi_signo), vm_count());
-			control_stop();
 			vm_destroy_all(all_vms_destroyed);
+			control_stop();
 			break;
 		}
 	}
