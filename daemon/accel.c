@@ -55,7 +55,7 @@ static int cache_path(char *out, size_t size)
 	return ret;
 }
 
-/* Returns 1 with *out set when the cache holds a result for this key. */
+/* Returns 1 with *out set when the cache contains a result for this key. */
 static int cache_lookup(const char *qemu_path, enum accel *out)
 {
 	char path[DV_PATH_MAX];

@@ -13,18 +13,20 @@
 enum accel { ACCEL_TCG, ACCEL_KVM };
 
 enum accel_decision {
-	ACCEL_DECIDED, /* *out holds the accelerator */
+	ACCEL_DECIDED, /* *out contains the accelerator */
 	ACCEL_PROBE,   /* start with KVM as the probe and report the result */
 	ACCEL_WAIT,    /* a probe runs; wait for accel_probe_finished */
 };
 
-/* Milliseconds the probe VM has to say HELLO under KVM. */
+/* Milliseconds the probe VM has to send HELLO under KVM.
+ * NOTE: no test covers this deadline (a guest that spins under KVM); the
+ * tests only see QEMU aborting at start. */
 #define ACCEL_PROBE_DEADLINE_MS 5000u
 
 /* Set up the cache key for `qemu_path`. Call before each decision. */
 enum accel_decision accel_decide(const char *qemu_path, enum accel *out);
 
-/* Record the probe result; `reason` says why KVM failed. */
+/* Record the probe result. `reason` describes why KVM failed. */
 void accel_probe_finished(const char *qemu_path, bool kvm_works, const char *reason);
 
 /* The probe ended without a result (its VM was destroyed). */

@@ -12,7 +12,7 @@ struct client;
 void api_handle(struct client *client, struct json_object *request, int *fds,
 		size_t fd_count);
 
-/* A VM was freed: answer kill requests that waited for it. */
+/* Reply to the kill requests that waited for the freed VM `name`. */
 void api_vm_freed(const char *name);
 
 /* Forget pending kill requests of a closing client. */

@@ -207,7 +207,9 @@ static void dispatch_line(struct client *client, const char *line, size_t length
 	if (tokener != NULL)
 		request = json_tokener_parse_ex(tokener, line, (int)length);
 	json_tokener_free(tokener);
-	/* The fds came with the first byte of this line. */
+	/* The fds came with the first byte of this line.
+	 * NOTE: a client that sends a second request with fds before the
+	 * first line is complete would have them attached to the first. */
 	memcpy(fds, client->fds, sizeof(int) * fd_count);
 	client->fd_count = 0;
 	if (request == NULL || !json_object_is_type(request, json_type_object)) {

@@ -11,9 +11,9 @@
 #include "error.h"
 #include "loop.h"
 
-/* Longest request line, newline included. */
+/* Maximum length of a request line, newline included. */
 #define CONTROL_MAX_LINE (1024u * 1024u)
-/* Most fds one request may carry (open takes five). */
+/* Maximum number of fds one request may carry (open takes five). */
 #define CONTROL_MAX_FDS 8
 
 struct vm;

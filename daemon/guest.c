@@ -2,7 +2,7 @@
  * Decoder of the guest channel. Every byte here comes from the guest and
  * is untrusted: frame headers are checked with dv_header_check before the
  * payload is read, and each frame is checked against the session state
- * before a callback sees it.
+ * before it reaches a callback.
  */
 #include "guest.h"
 

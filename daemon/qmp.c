@@ -14,7 +14,7 @@
 static int qmp_write(int fd, const char *text)
 {
 	size_t length = strlen(text);
-	/* The socket buffer holds these short commands whole, so a partial
+	/* The socket buffer takes these short commands whole, so a partial
 	 * write means the socket is broken. */
 	ssize_t written = write(fd, text, length);
 

@@ -134,9 +134,9 @@ static size_t input_allowance(const struct vm *vm, const struct relay_input *inp
 
 static void update_input(struct vm *vm, struct relay_input *input, uint16_t type)
 {
-	bool wanted = input_allowance(vm, input, type) > 0;
+	bool has_allowance = input_allowance(vm, input, type) > 0;
 
-	watch(&input->source, input->fd, wanted ? EPOLLIN : 0, input_ready, vm);
+	watch(&input->source, input->fd, has_allowance ? EPOLLIN : 0, input_ready, vm);
 }
 
 void relay_resume_input(struct vm *vm)
@@ -377,8 +377,9 @@ static int on_output(void *data, uint16_t type, const uint8_t *bytes, size_t len
 		return vm->state == VM_STOPPING ? -ECANCELED : 0;
 	}
 	if (output->fd < 0) {
-		/* Nobody reads this stream any more (EPIPE, or stderr of a
-		 * tty session): discard and credit at once. */
+		/* No client fd takes this stream any more (after EPIPE, or
+		 * stderr of a tty session), so the bytes are discarded and
+		 * credited at once. */
 		return grant(vm, type, length);
 	}
 	if (buffer_append(&output->pending, bytes, length) < 0) {

@@ -573,8 +573,15 @@ void vm_destroy_all(void (*done)(void))
 		done();
 		return;
 	}
-	for (struct vm *vm = vms, *next; vm != NULL; vm = next) {
-		next = vm->next;
+	/* vm_destroy may free any VM without a QEMU, so the scan restarts
+	 * from the head after each call. */
+	for (;;) {
+		struct vm *vm = vms;
+
+		while (vm != NULL && vm->state == VM_STOPPING)
+			vm = vm->next;
+		if (vm == NULL)
+			break;
 		vm_destroy(vm, "the daemon is stopping", "the daemon is stopping");
 	}
 }

@@ -23,7 +23,7 @@ struct client;
 enum vm_state { VM_STARTING, VM_RUNNING, VM_STOPPING };
 enum vm_kind { VM_KIND_RUN, VM_KIND_OPEN };
 
-/* What the client asked the guest to run. */
+/* The command or file a client requested to run in the guest. */
 struct vm_request {
 	enum vm_kind kind;
 	char **argv; /* NULL-terminated; empty for open without app */
@@ -123,7 +123,7 @@ struct vm *vm_first(void);
 /* Handle a reaped child. */
 void vm_child_exited(pid_t pid, int status);
 
-/* The agent said HELLO: send START and begin relaying. */
+/* Send START once the agent sent HELLO, and begin relaying. */
 void vm_agent_ready(struct vm *vm);
 
 /* Queue a frame for the guest. Returns 0 or -ENOMEM. */

@@ -375,8 +375,8 @@ static void decoder_split_everywhere(void **state)
 		memset(&fixture->record, 0, sizeof(fixture->record));
 		guest_decoder_init(&fixture->decoder);
 		/* The host sends START only after HELLO, so the session
-		 * starts once HELLO was fed; a split inside HELLO moves to
-		 * the end of HELLO for the session frames. */
+		 * starts once HELLO was fed. A split inside HELLO also
+		 * feeds the session frames in one piece. */
 		size_t first = split < after_hello ? split : after_hello;
 		size_t middle = split > after_hello ? split : after_hello;
 
