@@ -125,7 +125,10 @@ def list_vms():
     """VMs as the control API lists them (with qemu_pid), [] without a daemon."""
     if not (runtime_dir() / "control.sock").exists():
         return []
-    reply = control_request({"op": "list"})
+    try:
+        reply = control_request({"op": "list"})
+    except ConnectionRefusedError:
+        return []  # a socket left by a daemon that was killed
     assert reply.get("ok"), f"list failed: {reply}"
     return reply["vms"]
 
