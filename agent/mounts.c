@@ -7,6 +7,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "privileges.h"
 
 struct mount_point {
 	const char *source;
@@ -28,6 +31,9 @@ static const struct mount_point mount_points[] = {
 	{"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"},
 	{"tmpfs", "/tmp", "tmpfs", NOSUID_NODEV, "mode=1777"},
 	{"tmpfs", "/run", "tmpfs", NOSUID_NODEV, "mode=0755"},
+	/* The initramfs root is limited to half of guest RAM; a file opened
+	 * in the guest gets most of it. The host sizes guest RAM for the file. */
+	{"tmpfs", "/home", "tmpfs", NOSUID_NODEV, "mode=0755,size=90%"},
 	{"cgroup2", "/sys/fs/cgroup", "cgroup2", NOSUID_NODEV | MS_NOEXEC, NULL},
 };
 
@@ -51,6 +57,20 @@ static int mount_one(const struct mount_point *point)
 	return 0;
 }
 
+/* The tmpfs on /home hides the initramfs's /home/user, so make it again. */
+static int make_user_home(void)
+{
+	if (mkdir(USER_HOME, 0700) < 0 && errno != EEXIST) {
+		log_error("cannot create %s: %s", USER_HOME, strerror(errno));
+		return -1;
+	}
+	if (chown(USER_HOME, USER_UID, USER_GID) < 0 || chmod(USER_HOME, 0700) < 0) {
+		log_error("cannot give %s to user %d: %s", USER_HOME, USER_UID, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int mount_filesystems(void)
 {
 	int failures = 0;
@@ -61,5 +81,7 @@ int mount_filesystems(void)
 		if (i == 0)
 			kmsg_open();
 	}
+	if (make_user_home() < 0)
+		failures++;
 	return failures;
 }
