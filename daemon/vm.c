@@ -619,8 +619,21 @@ void vm_child_exited(pid_t pid, int status)
 		return;
 	}
 
-	char error[128];
+	char error[256];
 
+	if (vm->decoder->used > 0) {
+		/* The guest stream ended inside a frame. */
+		char cause[160];
+
+		snprintf(cause, sizeof(cause),
+			 "protocol violation: guest channel ended inside a frame (%zu bytes of it "
+			 "received)", vm->decoder->used);
+		log_warning("%s: %s; destroying VM", vm->name, cause);
+		snprintf(error, sizeof(error),
+			 "the VM broke the guest protocol: guest channel ended inside a frame");
+		vm_destroy(vm, cause, error);
+		return;
+	}
 	snprintf(error, sizeof(error), "the VM failed: %s", description);
 	vm_destroy(vm, description, error);
 }
