@@ -180,7 +180,7 @@ fail:
 	return r;
 }
 
-int client_connect(bool start, struct dv_error *err)
+int client_connect(struct dv_error *err)
 {
 	char socket_path[DV_PATH_MAX];
 	int fd;
@@ -193,8 +193,6 @@ int client_connect(bool start, struct dv_error *err)
 		return fd;
 	if (fd != -ENOENT && fd != -ECONNREFUSED)
 		return dv_error_set(err, -fd, "cannot connect to %s", socket_path);
-	if (!start)
-		return -ENOENT;
 	return start_and_connect(socket_path, err);
 }
 

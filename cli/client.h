@@ -17,12 +17,12 @@
 #define CLIENT_MAX_LINE (1024u * 1024u)
 
 /*
- * Connect to dispvmd. With `start` set, a daemon that is not running is
- * started and waited for (up to 10 s); without it, a daemon that is not
- * running gives -ENOENT with `err` unset. Returns the connected descriptor
- * or a negative errno value.
+ * Connect to dispvmd, starting it and waiting for it (up to 10 s) when it
+ * is not running. Every command starts it, so a daemon that died is
+ * replaced at the next command and its stale state removed. Returns the
+ * connected descriptor or a negative errno value.
  */
-int client_connect(bool start, struct dv_error *err);
+int client_connect(struct dv_error *err);
 
 /* Write the daemon log path, named in errors that point the user at it. */
 void client_log_path(char *out, size_t size);

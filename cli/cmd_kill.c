@@ -45,7 +45,6 @@ int cmd_kill(int argc, char *argv[])
 	struct dv_error err = {0};
 	struct json_object *reply = NULL;
 	struct json_object *ok;
-	char message[DV_ERROR_MAX];
 	int fd;
 	int r;
 
@@ -55,12 +54,7 @@ int cmd_kill(int argc, char *argv[])
 		fputs(kill_usage, stdout);
 		return 0;
 	}
-	/* No daemon, no VMs: every name is unknown. */
-	fd = client_connect(false, &err);
-	if (fd == -ENOENT) {
-		snprintf(message, sizeof(message), "no VM named %s; list VMs with: dispvm ls", options.names[0]);
-		return cmd_fail(message);
-	}
+	fd = client_connect(&err);
 	if (fd < 0)
 		return cmd_fail(err.message);
 	r = send_kill(fd, &options, &reply, &err);

@@ -12,7 +12,7 @@
 
 static const char ls_usage[] =
 	"Usage: dispvm ls [--json]\n"
-	"List the running disposable VMs. Prints nothing when dispvmd is not running.\n"
+	"List the running disposable VMs.\n"
 	"\n"
 	"  --json      print a JSON array of objects with the keys name, state,\n"
 	"              template, accel, memory (MiB), uptime (seconds) and command\n"
@@ -121,7 +121,7 @@ static void print_table(struct json_object *vms)
 	}
 }
 
-/* Ask the daemon for its VMs. Sets *reply to NULL when it is not running. */
+/* Ask the daemon, starting it if needed, for its VMs. */
 static int request_list(struct json_object **reply, struct dv_error *err)
 {
 	struct json_object *request;
@@ -130,9 +130,9 @@ static int request_list(struct json_object **reply, struct dv_error *err)
 	int r;
 
 	*reply = NULL;
-	fd = client_connect(false, err);
+	fd = client_connect(err);
 	if (fd < 0)
-		return fd == -ENOENT ? 0 : fd;
+		return fd;
 	if (line_reader_init(&reader) < 0) {
 		close(fd);
 		return dv_error_set(err, ENOMEM, "cannot list the VMs");
