@@ -65,7 +65,7 @@ int session_start(struct session *session, struct json_object *request, struct d
 {
 	int r;
 
-	session->control_fd = client_connect(true, err);
+	session->control_fd = client_connect(err);
 	if (session->control_fd < 0)
 		return session->control_fd;
 	r = client_send(session->control_fd, request, session->remote, session->pair_count, err);
