@@ -1,4 +1,4 @@
-/* Control requests: version, list, kill, run, open, signal, resize. */
+/* Control requests: version, list, kill, run, open, exec, signal, resize. */
 #include "api.h"
 
 #include <errno.h>
@@ -75,7 +75,8 @@ static struct json_object *describe_vm(const struct vm *vm, int64_t now)
 	json_object_object_add(entry, "uptime_ms", json_object_new_int64(now - vm->created_ms));
 	json_object_object_add(entry, "command", json_object_new_string(vm->command_display));
 	json_object_object_add(entry, "kind", json_object_new_string(
-		vm->request.kind == VM_KIND_OPEN ? "open" : "run"));
+		vm->main != NULL && vm->main->request.kind == VM_KIND_OPEN ? "open" : "run"));
+	json_object_object_add(entry, "sessions", json_object_new_int((int)relay_session_count(vm)));
 	json_object_object_add(entry, "qemu_pid", json_object_new_int(vm->qemu_pid));
 	return entry;
 }
@@ -204,7 +205,7 @@ static void handle_signal(struct client *client, struct json_object *request)
 {
 	struct json_object *member;
 
-	if (client->vm == NULL) {
+	if (client->session == NULL) {
 		client_send_error(client, "signal needs a running session on this connection");
 		return;
 	}
@@ -220,14 +221,14 @@ static void handle_signal(struct client *client, struct json_object *request)
 		client_send_error(client, "invalid signal %d: must be 1..64", signo);
 		return;
 	}
-	relay_send_signal(client->vm, (uint32_t)signo);
+	relay_send_signal(client->session, (uint32_t)signo);
 }
 
 static void handle_resize(struct client *client, struct json_object *request)
 {
 	struct json_object *rows, *cols;
 
-	if (client->vm == NULL) {
+	if (client->session == NULL) {
 		client_send_error(client, "resize needs a running session on this connection");
 		return;
 	}
@@ -238,7 +239,7 @@ static void handle_resize(struct client *client, struct json_object *request)
 		client_send_error(client, "invalid resize request: rows and cols must be 1..65535");
 		return;
 	}
-	relay_send_resize(client->vm, (uint16_t)json_object_get_int(rows),
+	relay_send_resize(client->session, (uint16_t)json_object_get_int(rows),
 			  (uint16_t)json_object_get_int(cols));
 }
 
@@ -251,6 +252,10 @@ void api_handle(struct client *client, struct json_object *request, int *fds, si
 
 	if (op != NULL && (strcmp(op, "run") == 0 || strcmp(op, "open") == 0)) {
 		api_start_session(client, request, strcmp(op, "open") == 0, fds, fd_count);
+		return;
+	}
+	if (op != NULL && strcmp(op, "exec") == 0) {
+		api_start_exec(client, request, fds, fd_count);
 		return;
 	}
 	/* Other requests take no fds. */
