@@ -217,7 +217,7 @@ static int find_exec_vm(const char *name, struct vm **out, struct dv_error *err)
 					name);
 	if (relay_session_count(vm) >= VM_MAX_SESSIONS)
 		return dv_error_invalid(err, EBUSY,
-					"%s already runs %u sessions, the most one VM runs; wait "
+					"%s already runs %u sessions, the maximum per VM; wait "
 					"for one to end", name, VM_MAX_SESSIONS);
 	*out = vm;
 	return 0;

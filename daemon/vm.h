@@ -1,8 +1,8 @@
 /*
  * A disposable VM: its QEMU process, guest channel, sessions and lifecycle
  * (starting -> running -> stopping -> freed once QEMU is reaped). The main
- * session (the run or open that created the VM) decides its lifetime;
- * exec sessions come and go while it runs.
+ * session (the run or open that created the VM) decides its lifetime,
+ * and exec sessions come and go while it runs.
  */
 #ifndef DISPVMD_VM_H
 #define DISPVMD_VM_H

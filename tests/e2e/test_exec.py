@@ -169,8 +169,8 @@ def test_at_most_16_sessions(vm):
         assert full, helpers.list_vms()
         result = _exec(vm, "true")
         assert result.status == helpers.DISPVM_FAILED, result
-        assert result.stderr == (f"dispvm: {vm} already runs 16 sessions, the most one VM "
-                                 "runs; wait for one to end\n"), result
+        assert result.stderr == (f"dispvm: {vm} already runs 16 sessions, the maximum per "
+                                 "VM; wait for one to end\n"), result
     finally:
         for process in sleepers:
             process.kill()
