@@ -126,7 +126,7 @@ static void exec_options_before_name(void **state)
 static void exec_rejects_bad_input(void **state)
 {
 	static const struct {
-		char *argv[5];
+		char *argv[6];
 		const char *expected;
 	} cases[] = {
 		{{"exec"}, "'exec' requires a VM NAME"},
