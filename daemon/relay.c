@@ -241,6 +241,20 @@ static int grant(struct vm_session *session, uint16_t type, size_t length)
 	return relay_send(session, DV_MSG_WINDOW, payload, sizeof(payload));
 }
 
+void relay_discard_output(struct vm_session *session)
+{
+	struct relay_output *outputs[] = {&session->relay.stdout_out, &session->relay.stderr_out,
+					  &session->relay.file_out};
+
+	for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
+		size_t pending = buffer_length(&outputs[i]->pending);
+
+		relay_close_output_fd(outputs[i]);
+		if (grant(session, output_type(session, outputs[i]), pending) == -ENOMEM)
+			return;
+	}
+}
+
 static void send_file_changed(struct vm_session *session)
 {
 	struct json_object *event = json_object_new_object();

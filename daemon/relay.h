@@ -78,6 +78,9 @@ void relay_maybe_close_output(struct vm_session *session, struct relay_output *o
 bool relay_output_pending(const struct vm_session *session);
 
 void relay_close_fds(struct vm_session *session);
+/* Close the client's output fds and credit the guest for the bytes that
+ * were still waiting for them, so the guest can flush and send EXIT. */
+void relay_discard_output(struct vm_session *session);
 void relay_close_output_fd(struct relay_output *output);
 
 /* After EXIT, once all output is written: send the exit event, then

@@ -221,8 +221,11 @@ void relay_client_left(struct vm_session *session)
 	}
 	if (vm->state == VM_STOPPING)
 		return; /* vm_free frees it */
-	relay_close_fds(session);
 	if (session->channel != 0 && !session->relay.exit_received) {
+		relay_discard_output(session);
+		if (vm->state == VM_STOPPING)
+			return; /* out of memory: the VM is being destroyed */
+		relay_close_fds(session);
 		/* The guest kills the command and still sends EXIT, which
 		 * frees the session. */
 		log_info("%s: exec client on channel %u left; closing the session", vm->name,

@@ -6,6 +6,7 @@ import os
 import pty
 import signal
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -138,12 +139,20 @@ def test_exec_tty(vm):
     assert b"/dev/pts/" in output, f"output {output!r}, stderr {stderr}"
 
 
-def test_sigkill_exec_cli_ends_only_its_session(vm, daemon_log):
+@pytest.mark.parametrize("command", [
+    ["sleep", "600"],
+    # Output that nobody reads fills the window, so the guest has output
+    # in flight when the session is closed.
+    ["yes"],
+])
+def test_sigkill_exec_cli_ends_only_its_session(vm, daemon_log, command):
     qemu_pid = next(v["qemu_pid"] for v in helpers.list_vms() if v["name"] == vm)
-    process = helpers.start_dispvm("exec", vm, "--", "sleep", "600")
-    started = daemon_log.wait_for(vm, "exec started", "sleep", timeout=60)
+    process = helpers.start_dispvm("exec", vm, "--", *command)
+    started = daemon_log.wait_for(vm, "exec started", command[0], timeout=60)
     assert started, daemon_log.text()
 
+    if command == ["yes"]:
+        time.sleep(2)  # let the output fill the window
     process.kill()
     process.wait(timeout=10)
     closed = daemon_log.wait_for(vm, "left; closing the session", timeout=20)
