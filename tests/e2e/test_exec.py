@@ -216,6 +216,24 @@ def test_main_session_end_ends_exec(minimal_template, daemon_log):
     assert gone.stderr == f"dispvm: no VM named {name}; list VMs with: dispvm ls\n", gone
 
 
+def test_exec_waits_for_starting_vm(minimal_template):
+    before = {vm["name"] for vm in helpers.list_vms()}
+    main = helpers.start_dispvm("run", "--", "sleep", "600")
+    new = helpers.wait_until(lambda: {v["name"] for v in helpers.list_vms()} - before, 30)
+    if not new:
+        main.kill()
+        raise AssertionError(f"the VM was never listed: {helpers.finish(main)}")
+    name = new.pop()
+    try:
+        states = {v["name"]: v["state"] for v in helpers.list_vms()}
+        assert states[name] == "starting", states
+        result = _exec(name, "echo", "hi", timeout=180)
+        assert result.status == 0, result
+        assert result.stdout == b"hi\n", result
+    finally:
+        _stop_vm(main, name)
+
+
 def test_exec_unknown_name(minimal_template):
     result = dispvm("exec", UNKNOWN_NAME, "--", "true")
     assert result.status == helpers.DISPVM_FAILED, result
