@@ -22,6 +22,8 @@
  * negative errno value to stop guest_decoder_feed, which returns it. */
 struct guest_callbacks {
 	int (*hello)(void *data, uint32_t version, uint32_t max_payload);
+	/* The agent applied IDENTITY and accepts START. */
+	int (*ready)(void *data);
 	/* `type` is DV_MSG_STDOUT, DV_MSG_STDERR or DV_MSG_FILE_OUT; length 0
 	 * is the end of that stream. */
 	int (*output)(void *data, uint16_t type, const uint8_t *bytes, size_t length);
@@ -42,6 +44,8 @@ struct guest_decoder {
 	uint8_t buffer[DV_HEADER_SIZE + DV_MAX_PAYLOAD];
 	size_t used;
 	bool hello_seen;
+	bool identity_sent; /* the host sent IDENTITY */
+	bool ready_seen;
 	uint32_t channel;      /* 0 until guest_decoder_start */
 	uint32_t start_flags;  /* DV_START_* of that channel */
 	bool channel_ended;    /* EXIT received */
@@ -54,6 +58,14 @@ struct guest_decoder {
 };
 
 void guest_decoder_init(struct guest_decoder *decoder);
+
+/* Like guest_decoder_init for a guest restored from a savefile, whose
+ * HELLO was sent before its state was saved: another HELLO is a
+ * violation. */
+void guest_decoder_init_restored(struct guest_decoder *decoder);
+
+/* Record that the host sent IDENTITY, after which one READY may come. */
+void guest_decoder_identity_sent(struct guest_decoder *decoder);
 
 /* Record that the host sent START for `channel` with `flags`. */
 void guest_decoder_start(struct guest_decoder *decoder, uint32_t channel, uint32_t flags);

@@ -362,6 +362,14 @@ static int on_guest_hello(void *data, uint32_t version, uint32_t max_payload)
 
 	(void)version;
 	vm->relay.max_payload = max_payload;
+	vm_agent_up(vm);
+	return vm->state == VM_STOPPING ? -ECANCELED : 0;
+}
+
+static int on_guest_ready(void *data)
+{
+	struct vm *vm = data;
+
 	vm_agent_ready(vm);
 	return vm->state == VM_STOPPING ? -ECANCELED : 0;
 }
@@ -428,6 +436,7 @@ static int on_guest_exit(void *data, uint32_t kind, int32_t value, const char *m
 
 static const struct guest_callbacks callbacks = {
 	.hello = on_guest_hello,
+	.ready = on_guest_ready,
 	.output = on_output,
 	.window = on_window,
 	.file_changed = on_file_changed,
@@ -487,6 +496,7 @@ static void send_started(struct vm *vm)
 	json_object_object_add(event, "event", json_object_new_string("started"));
 	json_object_object_add(event, "name", json_object_new_string(vm->name));
 	json_object_object_add(event, "accel", json_object_new_string(accel_name(vm->accel)));
+	json_object_object_add(event, "start", json_object_new_string(vm_start_name(vm->start)));
 	json_object_object_add(event, "qemu_pid", json_object_new_int(vm->qemu_pid));
 	client_send(vm->client, event);
 }
