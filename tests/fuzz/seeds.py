@@ -8,7 +8,7 @@ import os
 import struct
 import sys
 
-HELLO, STDOUT, STDERR, FILE_OUT, WINDOW, FILE_CHANGED, EXIT = 1, 4, 5, 7, 8, 11, 12
+HELLO, STDOUT, STDERR, FILE_OUT, WINDOW, FILE_CHANGED, EXIT, READY = 1, 4, 5, 7, 8, 11, 12, 15
 
 
 def frame(msg_type, channel, payload=b""):
@@ -16,7 +16,8 @@ def frame(msg_type, channel, payload=b""):
 
 
 def hello():
-    return frame(HELLO, 0, struct.pack("<II", 1, 65536))
+    """HELLO, then READY, which the guest sends after the host's IDENTITY."""
+    return frame(HELLO, 0, struct.pack("<II", 2, 65536)) + frame(READY, 0)
 
 
 def exit_frame(kind=1, value=0, text=b""):
@@ -32,6 +33,7 @@ SEEDS = {
     + frame(FILE_CHANGED, 1, struct.pack("<Q", 5)) + frame(FILE_OUT, 1, b"hello")
     + frame(FILE_OUT, 1) + frame(STDOUT, 1) + frame(STDERR, 1) + exit_frame(),
     "not-found": bytes([1, 5]) + hello() + frame(STDOUT, 1) + exit_frame(3, 0, b"command not found: x"),
+    "ready-twice": bytes([0, 9]) + hello() + frame(READY, 0),
 }
 
 os.makedirs(sys.argv[1], exist_ok=True)
