@@ -91,7 +91,7 @@ static int request_save(const char *name, struct json_object **reply, struct dv_
 {
 	struct json_object *request = json_object_new_object();
 	struct line_reader reader;
-	int fd = client_connect(true, err);
+	int fd = client_connect(err);
 	int ret = fd;
 
 	if (fd >= 0 && line_reader_init(&reader) < 0) {
