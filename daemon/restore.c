@@ -166,6 +166,6 @@ void snapshot_poll(void *data)
 		save_poll(vm);
 		return;
 	}
-	if (query_status(vm) < 0)
+	if (vm->start == VM_START_RESTORE && query_status(vm) < 0)
 		fail_restore(vm, "query-status", "cannot send the command");
 }

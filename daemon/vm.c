@@ -699,6 +699,28 @@ static void describe_status(int status, char *out, size_t size)
 		snprintf(out, size, "QEMU exited with status %d", WEXITSTATUS(status));
 }
 
+/* QEMU exited while it restored a VM that may boot instead (start auto):
+ * boot it. Returns true when the VM was handled. */
+static bool restore_failed(struct vm *vm, const char *description)
+{
+	struct dv_error err = {0};
+
+	if (vm->state != VM_STARTING || vm->start != VM_START_RESTORE ||
+	    vm->request.start != VM_START_AUTO)
+		return false;
+	log_warning("%s: restoring from the savefile failed (%s); booting instead", vm->name,
+		    description);
+	close_channels(vm);
+	loop_timer_arm(&vm->poll_timer, 0);
+	vm->start = VM_START_BOOT;
+	if (vm_spawn(vm, &err) < 0) {
+		dv_error_prefix(&err, "%s: starting QEMU", vm->name);
+		log_error("%s", err.message);
+		vm_destroy(vm, err.message, err.message);
+	}
+	return true;
+}
+
 void vm_child_exited(pid_t pid, int status)
 {
 	struct vm *vm = vms;
@@ -723,6 +745,8 @@ void vm_child_exited(pid_t pid, int status)
 		probe_failed(vm, description);
 		return;
 	}
+	if (restore_failed(vm, description))
+		return;
 
 	char error[256];
 
