@@ -121,7 +121,7 @@ static void handle_started(struct relay *relay, struct json_object *event)
 
 	copy_string(event, "name", relay->vm_name, sizeof(relay->vm_name));
 	copy_string(event, "accel", accel, sizeof(accel));
-	if (strcmp(accel, "tcg") == 0)
+	if (strcmp(accel, "tcg") == 0 && !relay->joins_vm)
 		fprintf(stderr, "dispvm: note: %s runs under TCG emulation (KVM is unavailable), so it is slower%s",
 			relay->vm_name, relay->tty ? "\r\n" : "\n");
 }

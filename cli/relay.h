@@ -45,6 +45,7 @@ struct relay_stream {
 struct relay {
 	int control_fd;
 	bool tty;
+	bool joins_vm; /* exec: the VM ran before, so no note on its accelerator */
 	struct relay_stream streams[RELAY_MAX_STREAMS];
 	size_t stream_count;
 

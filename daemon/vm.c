@@ -127,9 +127,10 @@ size_t vm_guest_backlog(const struct vm *vm)
 	return buffer_length(&vm->guest_out);
 }
 
-int vm_send_frame(struct vm *vm, uint16_t type, const void *payload, uint32_t length)
+int vm_send_frame(struct vm *vm, uint32_t channel, uint16_t type, const void *payload,
+		  uint32_t length)
 {
-	struct dv_header header = {.type = type, .channel = vm->channel, .length = length};
+	struct dv_header header = {.type = type, .channel = channel, .length = length};
 	uint8_t encoded[DV_HEADER_SIZE];
 
 	if (vm->guest_fd < 0)
@@ -237,7 +238,7 @@ static void timer_expired(void *data)
 
 	char cause[128];
 
-	if (vm->request.kind == VM_KIND_SAVE && vm->decoder->hello_seen)
+	if (vm->kind == VM_KIND_SAVE && vm->decoder->hello_seen)
 		snprintf(cause, sizeof(cause), "saving the guest did not end within %u s",
 			 VM_TCG_AGENT_DEADLINE_MS / 1000);
 	else
@@ -422,7 +423,7 @@ static int send_identity(struct vm *vm)
 	if (length < 0)
 		return (int)length;
 
-	int ret = vm_send_frame(vm, DV_MSG_IDENTITY, payload, (uint32_t)length);
+	int ret = vm_send_frame(vm, 0, DV_MSG_IDENTITY, payload, (uint32_t)length);
 
 	explicit_bzero(payload, sizeof(payload));
 	if (ret == 0)
@@ -437,7 +438,7 @@ void vm_agent_up(struct vm *vm)
 		accel_probe_finished(qemu_binary, true, NULL);
 		start_waiting_vms();
 	}
-	if (vm->request.kind == VM_KIND_SAVE) {
+	if (vm->kind == VM_KIND_SAVE) {
 		snapshot_save(vm);
 		return;
 	}
@@ -459,7 +460,17 @@ void vm_agent_ready(struct vm *vm)
 	log_info("%s: started (start %s, qemu pid %d, accel %s, agent ready after %.2f s)",
 		 vm->name, vm_start_name(vm->start), (int)vm->qemu_pid, accel_name(vm->accel),
 		 seconds_since(vm->spawned_ms));
-	relay_start(vm);
+
+	/* The main session first, then exec sessions that waited for the
+	 * agent. relay_start may free the session it starts. */
+	struct vm_session *session = vm->sessions;
+
+	while (session != NULL && vm->state == VM_RUNNING) {
+		struct vm_session *next = session->next;
+
+		relay_start(session);
+		session = next;
+	}
 }
 
 static int load_template(struct vm *vm, const char *template_name, struct dv_error *err)
@@ -475,12 +486,12 @@ static int load_template(struct vm *vm, const char *template_name, struct dv_err
 static unsigned default_memory(const struct vm *vm)
 {
 	uint64_t memory = vm->template->memory_mib;
-	uint64_t file_mib = (vm->request.file_size + (1u << 20) - 1) >> 20;
+	uint64_t file_mib = (vm->main->request.file_size + (1u << 20) - 1) >> 20;
 
 	/* An open session's file lives in guest RAM. A file of up to a
 	 * quarter of the template's memory fits in it, so the VM keeps the
 	 * template's memory size and can be restored from its savefile. */
-	if (vm->request.kind == VM_KIND_OPEN && file_mib * 4 > memory)
+	if (vm->main->request.kind == VM_KIND_OPEN && file_mib * 4 > memory)
 		memory += 2 * file_mib;
 	return (unsigned)memory;
 }
@@ -500,8 +511,6 @@ static struct vm *vm_alloc(void)
 	vm->guest_source.fd = vm->qmp_source.fd = -1;
 	vm->timer.source.fd = -1;
 	vm->poll_timer.source.fd = -1;
-	vm->relay.stdin_in.fd = vm->relay.file_in.fd = -1;
-	vm->relay.stdout_out.fd = vm->relay.stderr_out.fd = vm->relay.file_out.fd = -1;
 	vm->created_ms = loop_now_ms();
 	return vm;
 }
@@ -516,7 +525,7 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 	if (ret < 0)
 		return ret;
 	vm->memory_mib = memory_mib != 0 ? memory_mib : default_memory(vm);
-	vm->command_display = vm_command_display(&vm->request);
+	vm->command_display = vm_command_display(&vm->main->request);
 	if (vm->command_display == NULL)
 		return dv_error_set(err, ENOMEM, "cannot describe the command");
 	ret = loop_timer_init(&vm->timer, timer_expired, vm);
@@ -537,7 +546,7 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 }
 
 int vm_create(struct vm_request *request, const char *template_name, unsigned memory_mib,
-	      struct client *client, struct vm **out, struct dv_error *err)
+	      struct client *client, struct vm_session **out, struct dv_error *err)
 {
 	struct vm *vm = vm_alloc();
 
@@ -545,8 +554,12 @@ int vm_create(struct vm_request *request, const char *template_name, unsigned me
 		vm_request_free(request);
 		return dv_error_set(err, ENOMEM, "cannot create a VM");
 	}
-	vm->request = *request;
-	memset(request, 0, sizeof(*request));
+	vm->kind = request->kind;
+	vm->start_request = request->start;
+	if (relay_session_new(vm, request, NULL, true) == NULL) {
+		vm_free(vm);
+		return dv_error_set(err, ENOMEM, "cannot create a VM");
+	}
 
 	int ret = vm_prepare(vm, template_name, memory_mib, err);
 
@@ -554,19 +567,18 @@ int vm_create(struct vm_request *request, const char *template_name, unsigned me
 		vm_free(vm);
 		return ret;
 	}
-	vm->client = client;
 	vm->next = vms;
 	vms = vm;
 	log_info("%s: created (template %s, %u MiB, %s)", vm->name, vm->template->name,
-		 vm->memory_mib, vm_kind_name(vm->request.kind));
+		 vm->memory_mib, vm_kind_name(vm->kind));
 	ret = vm_launch(vm, err);
 	if (ret < 0) {
 		dv_error_prefix(err, "%s: starting QEMU", vm->name);
-		vm->client = NULL;
 		vm_destroy(vm, err->message, NULL);
 		return ret;
 	}
-	*out = vm;
+	vm->main->client = client;
+	*out = vm->main;
 	return 0;
 }
 
@@ -588,20 +600,19 @@ static void vm_free(struct vm *vm)
 
 	unlink_vm(vm);
 	snapshot_vm_freed(vm);
-	relay_close(vm);
+	relay_free_all(vm);
 	close_channels(vm);
 	loop_timer_free(&vm->timer);
 	loop_timer_free(&vm->poll_timer);
 	if (registered) {
 		records_remove(vm->name);
 		names_release(&name_pool, vm->number);
-		log_info("%s: destroyed (%s; lived %.1f s)", vm->name,
+		log_info("%s: destroyed (%s; teardown %lld ms; lived %.1f s)", vm->name,
 			 vm->end_cause != NULL ? vm->end_cause : "unknown cause",
+			 (long long)(vm->destroy_ms != 0 ? loop_now_ms() - vm->destroy_ms : 0),
 			 seconds_since(vm->created_ms));
 	}
 	snprintf(name, sizeof(name), "%s", vm->name);
-	vm_request_free(&vm->request);
-	free(vm->relay.exit_message);
 	free(vm->command_display);
 	free(vm->end_cause);
 	free(vm->template);
@@ -615,16 +626,6 @@ static void vm_free(struct vm *vm)
 		all_destroyed = NULL;
 		done();
 	}
-}
-
-static void send_error_event(struct client *client, const char *error)
-{
-	struct json_object *event = json_object_new_object();
-
-	json_object_object_add(event, "event", json_object_new_string("error"));
-	json_object_object_add(event, "status", json_object_new_int(125));
-	json_object_object_add(event, "error", json_object_new_string(error));
-	client_send(client, event);
 }
 
 static void stop_qemu(struct vm *vm)
@@ -647,18 +648,14 @@ void vm_destroy(struct vm *vm, const char *cause, const char *error)
 	if (vm->state == VM_STOPPING)
 		return;
 	vm->state = VM_STOPPING;
+	vm->destroy_ms = loop_now_ms();
 	vm->end_cause = strdup(cause);
 	if (vm->probing) {
 		vm->probing = false;
 		accel_probe_abandoned();
 		start_waiting_vms();
 	}
-	relay_close(vm);
-	if (vm->client != NULL) {
-		if (error != NULL)
-			send_error_event(vm->client, error);
-		client_finish(vm->client);
-	}
+	relay_vm_stopping(vm, cause, error);
 	if (vm->guest_fd >= 0) {
 		loop_remove(&vm->guest_source);
 		close(vm->guest_fd);
@@ -706,7 +703,7 @@ static bool restore_failed(struct vm *vm, const char *description)
 	struct dv_error err = {0};
 
 	if (vm->state != VM_STARTING || vm->start != VM_START_RESTORE ||
-	    vm->request.start != VM_START_AUTO)
+	    vm->start_request != VM_START_AUTO)
 		return false;
 	log_warning("%s: restoring from the savefile failed (%s); booting instead", vm->name,
 		    description);
