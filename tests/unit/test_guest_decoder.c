@@ -303,11 +303,31 @@ static void decoder_session_frame_before_ready(void **state)
 	add_hello(&fixture->stream);
 	assert_int_equal(feed(fixture), 0);
 	guest_decoder_identity_sent(&fixture->decoder);
-	guest_decoder_start(&fixture->decoder, CHANNEL, 0);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, CHANNEL, 0), 0);
 	fixture->stream.length = 0;
 	add_frame(&fixture->stream, DV_MSG_STDOUT, CHANNEL, "x", 1);
 	assert_int_equal(feed(fixture), -EPROTO);
+	assert_string_equal(fixture->decoder.reason, "session frame before READY");
 	assert_int_equal(fixture->record.stdout_bytes, 0);
+}
+
+/* READY comes once per VM: an exec channel started after it needs no
+ * READY of its own, and a READY after several sessions is a violation. */
+static void decoder_ready_once_per_vm(void **state)
+{
+	struct fixture *fixture = *state;
+
+	start_session(fixture, 0);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, 2, 0), 0);
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 2, "two", 3);
+	assert_int_equal(feed(fixture), 0);
+	assert_int_equal(fixture->record.bytes_by_channel[2], 3);
+
+	fixture->stream.length = 0;
+	add_frame(&fixture->stream, DV_MSG_READY, 0, NULL, 0);
+	assert_int_equal(feed(fixture), -EPROTO);
+	assert_string_equal(fixture->decoder.reason, "second READY");
+	assert_int_equal(fixture->record.readies, 1);
 }
 
 /* A restored guest sent HELLO before it was saved: READY follows
@@ -624,6 +644,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(decoder_ready_with_payload, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_session_frame_before_ready, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_restored, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_ready_once_per_vm, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_data_after_eof, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_data_beyond_window, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_file_out_size_mismatch, set_up, tear_down),
