@@ -10,42 +10,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define NAME_PARAMETER "dispvm.name="
-
-void set_hostname(void)
-{
-	char cmdline[4096];
-	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		log_error("cannot open /proc/cmdline: %m");
-		return;
-	}
-
-	ssize_t length = read(fd, cmdline, sizeof(cmdline) - 1);
-
-	close(fd);
-	if (length < 0) {
-		log_error("cannot read /proc/cmdline: %m");
-		return;
-	}
-	cmdline[length] = '\0';
-
-	for (char *word = strtok(cmdline, " \n"); word != NULL; word = strtok(NULL, " \n")) {
-		if (strncmp(word, NAME_PARAMETER, strlen(NAME_PARAMETER)) != 0)
-			continue;
-
-		const char *name = word + strlen(NAME_PARAMETER);
-
-		if (sethostname(name, strlen(name)) < 0)
-			log_error("cannot set host name to %s: %m", name);
-		else
-			log_info("host name %s", name);
-		return;
-	}
-	log_warning("no " NAME_PARAMETER " on the kernel command line, host name unchanged");
-}
-
 void bring_up_loopback(void)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

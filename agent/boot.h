@@ -10,9 +10,6 @@ int mount_filesystems(void);
  * modules that failed to load. */
 int load_modules(void);
 
-/* Set the host name from `dispvm.name=` on the kernel command line. */
-void set_hostname(void);
-
 /* Let the agent's log lines through the kernel's /dev/kmsg rate limit. */
 void unlimit_kmsg(void);
 

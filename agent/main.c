@@ -81,7 +81,6 @@ static void boot(void)
 
 	fill_standard_fds();
 	unlimit_kmsg();
-	set_hostname();
 	failures += load_modules();
 	bring_up_loopback();
 	if (failures > 0)

@@ -1,5 +1,6 @@
 /* The session table, START, process exits and the end of sessions. */
 #include "session.h"
+#include "identity.h"
 #include "kmsg.h"
 #include "port.h"
 #include "session-state.h"
@@ -252,6 +253,12 @@ static int handle_file_in(struct session *session, const uint8_t *untrusted_data
 
 int session_handle_frame(const struct dv_header *header, const uint8_t *untrusted_payload)
 {
+	if (header->type == DV_MSG_IDENTITY)
+		return identity_handle(untrusted_payload, header->length);
+	if (!identity_applied()) {
+		log_error("protocol violation: %s before IDENTITY", dv_msg_name(header->type));
+		return -EPROTO;
+	}
 	if (header->type == DV_MSG_START)
 		return start_session(header->channel, untrusted_payload, header->length);
 

@@ -116,6 +116,36 @@ int args_check_env(const char *entry, struct dv_error *err)
 	return 0;
 }
 
+int args_check_start(const char *value, struct dv_error *err)
+{
+	static const char *const names[] = {"auto", "pool", "restore", "boot"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(value, names[i]) == 0)
+			return 0;
+	}
+	return dv_error_invalid(err, EINVAL, "invalid --start '%s'; give auto, pool, restore or boot",
+				value);
+}
+
+/* Parse --start into *start. Returns 1 when `arg` is --start, 0 when it
+ * is not, or a negative errno value. */
+static int start_option(struct cursor *cursor, const char *arg, const char **start,
+			struct dv_error *err)
+{
+	const char *inline_value;
+	const char *value = NULL;
+	int r;
+
+	if (!option_matches(arg, "--start", NULL, &inline_value))
+		return 0;
+	if ((r = take_value(cursor, "--start", inline_value, &value, err)) < 0 ||
+	    (r = args_check_start(value, err)) < 0)
+		return r;
+	*start = value;
+	return 1;
+}
+
 static int check_template(const char *name, struct dv_error *err)
 {
 	if (!dv_template_name_valid(name))
@@ -126,7 +156,7 @@ static int check_template(const char *name, struct dv_error *err)
 }
 
 /* Parse one option of `run` or `exec` at the cursor (exec has no
- * --template and --memory: its VM runs already). Returns 1 when it
+ * --template, --start and --memory: its VM runs already). Returns 1 when it
  * matched, 0 when it is unknown, or a negative errno value. */
 static int run_option(struct cursor *cursor, struct run_options *options, struct dv_error *err)
 {
@@ -151,6 +181,8 @@ static int run_option(struct cursor *cursor, struct run_options *options, struct
 		options->template_name = value;
 		return 1;
 	}
+	if (creates_vm && (r = start_option(cursor, arg, &options->start, err)) != 0)
+		return r;
 	if (creates_vm && option_matches(arg, "--memory", NULL, &inline_value)) {
 		if ((r = take_value(cursor, "--memory", inline_value, &value, err)) < 0 ||
 		    (r = args_parse_memory(value, &options->memory_mib, err)) < 0)
@@ -271,6 +303,8 @@ static int open_option(struct cursor *cursor, struct open_options *options, stru
 		options->template_name = value;
 		return 1;
 	}
+	if ((r = start_option(cursor, arg, &options->start, err)) != 0)
+		return r;
 	if (option_matches(arg, "--app", NULL, &inline_value)) {
 		if ((r = take_value(cursor, "--app", inline_value, &value, err)) < 0)
 			return r;

@@ -23,6 +23,7 @@ struct run_options {
 	const char *vm_name;	   /* exec: the running VM */
 	const char *template_name; /* NULL: the daemon's default template */
 	unsigned memory_mib;	   /* 0: the template's memory */
+	const char *start;	   /* --start: auto, pool, restore or boot; NULL: auto */
 	bool tty;		   /* -t given */
 	char **env;		   /* NAME=VALUE entries, allocated array */
 	size_t env_count;
@@ -35,6 +36,7 @@ struct open_options {
 	const char *template_name;
 	bool view_only;
 	const char *app; /* NULL: the template's mailcap entry */
+	const char *start; /* --start, or NULL */
 	const char *file;
 };
 
@@ -59,6 +61,9 @@ int args_parse_exec(int argc, char *argv[], struct run_options *options, struct 
 int args_parse_open(int argc, char *argv[], struct open_options *options, struct dv_error *err);
 int args_parse_ls(int argc, char *argv[], struct ls_options *options, struct dv_error *err);
 int args_parse_kill(int argc, char *argv[], struct kill_options *options, struct dv_error *err);
+
+/* Check a --start value: auto, pool, restore or boot. */
+int args_check_start(const char *value, struct dv_error *err);
 
 /* Parse a memory size in MiB: decimal digits only, 64..65536. */
 int args_parse_memory(const char *text, unsigned *mib, struct dv_error *err);

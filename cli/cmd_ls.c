@@ -15,7 +15,8 @@ static const char ls_usage[] =
 	"List the running disposable VMs.\n"
 	"\n"
 	"  --json      print a JSON array of objects with the keys name, state,\n"
-	"              template, accel, memory (MiB), uptime (seconds) and command\n"
+	"              template, accel, start (pool, restore or boot), memory (MiB),\n"
+	"              uptime (seconds) and command\n"
 	"  -h, --help  print this help and exit\n";
 
 /* One row, as printed. */
@@ -24,6 +25,7 @@ struct vm_row {
 	const char *state;
 	const char *template_name;
 	const char *accel;
+	const char *start;
 	int64_t memory_mib;
 	int64_t uptime_s;
 	const char *command;
@@ -53,6 +55,7 @@ static void read_row(struct json_object *vm, struct vm_row *row)
 	row->state = get_string(vm, "state");
 	row->template_name = get_string(vm, "template");
 	row->accel = get_string(vm, "accel");
+	row->start = get_string(vm, "start");
 	row->memory_mib = get_int(vm, "memory_mib");
 	row->uptime_s = get_int(vm, "uptime_ms") / 1000;
 	row->command = get_string(vm, "command");
@@ -83,6 +86,7 @@ static void print_json(struct json_object *vms)
 		json_object_object_add(item, "state", json_object_new_string(row.state));
 		json_object_object_add(item, "template", json_object_new_string(row.template_name));
 		json_object_object_add(item, "accel", json_object_new_string(row.accel));
+		json_object_object_add(item, "start", json_object_new_string(row.start));
 		json_object_object_add(item, "memory", json_object_new_int64(row.memory_mib));
 		json_object_object_add(item, "uptime", json_object_new_int64(row.uptime_s));
 		json_object_object_add(item, "command", json_object_new_string(row.command));

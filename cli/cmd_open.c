@@ -25,9 +25,13 @@ static const char open_usage[] =
 	"  --view-only      give the VM a read-only copy; nothing comes back\n"
 	"  --app COMMAND    open FILE with the shell command COMMAND, FILE's quoted\n"
 	"                   path appended (default: the template's mailcap entry)\n"
+	"  --start HOW      auto (default): a preloaded VM, else restore the template's\n"
+	"                   savefile, else boot; pool, restore or boot demand one way\n"
 	"  -h, --help       print this help and exit\n"
 	"\n"
-	"Guest memory is the template's plus the size of FILE.\n"
+	"Guest memory is the template's when FILE takes at most a quarter of it, else\n"
+	"the template's plus twice the size of FILE; a VM with more memory than the\n"
+	"template's boots instead of being restored.\n"
 	"The exit status is the application's, or 125 when dispvm failed.\n";
 
 /* The file being opened, as sent. */
@@ -107,6 +111,8 @@ static struct json_object *build_request(const struct open_options *options,
 	json_object_object_add(request, "view_only", json_object_new_boolean(target->view_only));
 	if (options->app != NULL)
 		json_object_object_add(request, "app", json_object_new_string(options->app));
+	if (options->start != NULL)
+		json_object_object_add(request, "start", json_object_new_string(options->start));
 	session_fill_request(session, request, options->template_name);
 	return request;
 }

@@ -15,7 +15,10 @@ static const char run_usage[] =
 	"input, output and error, and destroy the VM when it ends.\n"
 	"\n"
 	"  --template NAME  boot the template NAME (default: minimal)\n"
-	"  --memory MIB     guest memory in MiB, 64 to 65536 (default: the template's)\n"
+	"  --memory MIB     guest memory in MiB, 64 to 65536 (default: the template's);\n"
+	"                   another size than the template's boots the VM\n"
+	"  --start HOW      auto (default): a preloaded VM, else restore the template's\n"
+	"                   savefile, else boot; pool, restore or boot demand one way\n"
 	"  -t, --tty        run COMMAND under a terminal in the guest; the default when\n"
 	"                   standard input and output are both terminals\n"
 	"  -e NAME=VALUE    set the environment variable NAME for COMMAND; repeatable\n"
@@ -59,6 +62,8 @@ static struct json_object *build_request(const struct run_options *options,
 	for (size_t i = 0; i < options->env_count; i++)
 		json_object_array_add(env, json_object_new_string(options->env[i]));
 	json_object_object_add(request, "env", env);
+	if (options->start != NULL)
+		json_object_object_add(request, "start", json_object_new_string(options->start));
 	if (options->memory_mib != 0)
 		json_object_object_add(request, "memory_mib", json_object_new_int((int)options->memory_mib));
 	session_fill_request(session, request, options->template_name);

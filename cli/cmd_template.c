@@ -7,10 +7,17 @@
 #include <string.h>
 #include <time.h>
 
+#include <unistd.h>
+
+#include <json-c/json.h>
+
 #include "build.h"
+#include "client.h"
 #include "error.h"
+#include "machine.h"
 #include "metadata.h"
 #include "paths.h"
+#include "savefile.h"
 
 int cmd_template(int argc, char *argv[]);
 
@@ -31,7 +38,10 @@ static const char build_usage[] =
 	"Usage: dispvm template build [OPTIONS] [NAME]\n"
 	"\n"
 	"Build template NAME (default: minimal) from a guest kernel, busybox-static,\n"
-	"the guest agent and the mailcap. Does nothing when none of them changed.\n"
+	"the guest agent and the mailcap, then have dispvmd (started when needed)\n"
+	"boot it once and save the booted guest as the template's savefile, from\n"
+	"which new disposables start. Does nothing when none of them changed and\n"
+	"the savefile is fresh.\n"
 	"\n"
 	"Options:\n"
 	"  --kernel FILE  guest kernel image; needs --modules\n"
@@ -50,7 +60,9 @@ static const char build_usage[] =
 static const char ls_usage[] =
 	"Usage: dispvm template ls\n"
 	"\n"
-	"List the built templates: name, kernel version, size on disk and build time.\n";
+	"List the built templates: name, kernel version, size on disk, build time and\n"
+	"the state of the savefile: fresh, stale (a template input, QEMU or the\n"
+	"machine changed; the next build or start rebuilds it) or missing.\n";
 
 static int fail(struct dv_error *err)
 {
@@ -62,6 +74,73 @@ static int usage_error(const char *message, const char *value, const char *usage
 {
 	fprintf(stderr, "dispvm: %s%s; run '%s --help'\n", message, value, usage_hint);
 	return EXIT_FAILED;
+}
+
+/* The savefile state as the CLI can know it: for the accelerator it was
+ * saved with. */
+static enum savefile_state local_savefile_state(const struct template_metadata *metadata)
+{
+	char qemu[DV_PATH_MAX];
+
+	if (machine_find_qemu(qemu, sizeof(qemu), NULL) < 0)
+		qemu[0] = '\0';
+	return savefile_check(metadata, qemu, NULL, NULL);
+}
+
+static int request_save(const char *name, struct json_object **reply, struct dv_error *err)
+{
+	struct json_object *request = json_object_new_object();
+	struct line_reader reader;
+	int fd = client_connect(err);
+	int ret = fd;
+
+	if (fd >= 0 && line_reader_init(&reader) < 0) {
+		close(fd);
+		ret = fd = dv_error_set(err, ENOMEM, "cannot ask dispvmd for the savefile");
+	}
+	json_object_object_add(request, "op", json_object_new_string("save"));
+	json_object_object_add(request, "template", json_object_new_string(name));
+	if (fd >= 0) {
+		ret = client_send(fd, request, NULL, 0, err);
+		if (ret == 0)
+			ret = client_read_line(fd, &reader, reply, err);
+		line_reader_free(&reader);
+		close(fd);
+	}
+	json_object_put(request);
+	return ret;
+}
+
+/* Have dispvmd boot the template once and save it, unless the savefile
+ * is fresh. */
+static int build_savefile(const char *name, struct dv_error *err)
+{
+	struct template_metadata metadata;
+	struct json_object *reply = NULL;
+	struct json_object *member;
+	int ret = template_metadata_load(name, &metadata, err);
+
+	if (ret < 0)
+		return ret;
+	if (local_savefile_state(&metadata) == SAVEFILE_FRESH) {
+		fprintf(stderr, "savefile of template %s is up to date\n", name);
+		return 0;
+	}
+	fprintf(stderr, "saving a booted guest of template %s\n", name);
+	ret = request_save(name, &reply, err);
+	if (ret == 0 && (!json_object_object_get_ex(reply, "ok", &member) ||
+			 !json_object_get_boolean(member)))
+		ret = dv_error_invalid(err, EIO, "%s",
+				       json_object_object_get_ex(reply, "error", &member)
+					       ? json_object_get_string(member)
+					       : "dispvmd did not save the template");
+	if (ret == 0 && json_object_object_get_ex(reply, "seconds", &member))
+		fprintf(stderr, "built the savefile of template %s in %.1f s\n", name,
+			json_object_get_double(member));
+	json_object_put(reply);
+	if (ret < 0)
+		dv_error_prefix(err, "saving template %s", name);
+	return ret;
 }
 
 static int template_build_command(int argc, char *argv[])
@@ -107,7 +186,7 @@ static int template_build_command(int argc, char *argv[])
 		return usage_error("too many arguments: ", argv[optind + 1], "dispvm template build");
 	if (optind < argc)
 		build.name = argv[optind];
-	if (template_build(&build, &err) < 0)
+	if (template_build(&build, &err) < 0 || build_savefile(build.name, &err) < 0)
 		return fail(&err);
 	return 0;
 }
@@ -143,7 +222,8 @@ static void print_template(const char *templates_dir, const char *name)
 	format_size(metadata.size_bytes, size, sizeof(size));
 	localtime_r(&metadata.built_at, &local);
 	strftime(built, sizeof(built), "%Y-%m-%d %H:%M", &local);
-	printf("%-16s %-24s %6s  %s\n", name, metadata.kernel_version, size, built);
+	printf("%-16s %-24s %6s  %-16s  %s\n", name, metadata.kernel_version, size, built,
+	       savefile_state_name(local_savefile_state(&metadata)));
 }
 
 static int compare_names(const struct dirent **a, const struct dirent **b)
@@ -181,7 +261,7 @@ static int template_ls_command(int argc, char *argv[])
 		dv_error_set(&err, errno, "cannot list %s", templates_dir);
 		return fail(&err);
 	}
-	printf("%-16s %-24s %6s  %s\n", "NAME", "KERNEL", "SIZE", "BUILT");
+	printf("%-16s %-24s %6s  %-16s  %s\n", "NAME", "KERNEL", "SIZE", "BUILT", "SAVEFILE");
 	if (count <= 0)
 		fputs("no templates; build one with: dispvm template build\n", stderr);
 	for (int i = 0; i < count; i++) {

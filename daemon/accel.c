@@ -104,6 +104,21 @@ static void cache_store(const char *qemu_path, enum accel accel, const char *rea
 	json_object_put(entry);
 }
 
+bool accel_known(const char *qemu_path, enum accel *out)
+{
+	const char *forced = getenv("DISPVM_ACCEL");
+
+	if (forced != NULL && (strcmp(forced, "kvm") == 0 || strcmp(forced, "tcg") == 0)) {
+		*out = strcmp(forced, "kvm") == 0 ? ACCEL_KVM : ACCEL_TCG;
+		return true;
+	}
+	if (access("/dev/kvm", R_OK | W_OK) < 0) {
+		*out = ACCEL_TCG;
+		return true;
+	}
+	return cache_lookup(qemu_path, out) == 1;
+}
+
 enum accel_decision accel_decide(const char *qemu_path, enum accel *out)
 {
 	const char *forced = getenv("DISPVM_ACCEL");

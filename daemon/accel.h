@@ -26,6 +26,10 @@ enum accel_decision {
 /* Set up the cache key for `qemu_path`. Call before each decision. */
 enum accel_decision accel_decide(const char *qemu_path, enum accel *out);
 
+/* The accelerator accel_decide would pick without a probe, if known:
+ * decides nothing and starts no probe. */
+bool accel_known(const char *qemu_path, enum accel *out);
+
 /* Record the probe result. `reason` describes why KVM failed. */
 void accel_probe_finished(const char *qemu_path, bool kvm_works, const char *reason);
 

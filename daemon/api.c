@@ -14,6 +14,7 @@
 #include "log.h"
 #include "paths.h"
 #include "relay.h"
+#include "snapshot.h"
 #include "vm.h"
 
 /* A kill request waiting for its VMs to be freed. */
@@ -74,8 +75,8 @@ static struct json_object *describe_vm(const struct vm *vm, int64_t now)
 	json_object_object_add(entry, "memory_mib", json_object_new_int64(vm->memory_mib));
 	json_object_object_add(entry, "uptime_ms", json_object_new_int64(now - vm->created_ms));
 	json_object_object_add(entry, "command", json_object_new_string(vm->command_display));
-	json_object_object_add(entry, "kind", json_object_new_string(
-		vm->main != NULL && vm->main->request.kind == VM_KIND_OPEN ? "open" : "run"));
+	json_object_object_add(entry, "kind", json_object_new_string(vm_kind_name(vm->kind)));
+	json_object_object_add(entry, "start", json_object_new_string(vm_start_name(vm->start)));
 	json_object_object_add(entry, "sessions", json_object_new_int((int)relay_session_count(vm)));
 	json_object_object_add(entry, "qemu_pid", json_object_new_int(vm->qemu_pid));
 	return entry;
@@ -87,8 +88,11 @@ static void handle_list(struct client *client)
 	struct json_object *vms = json_object_new_array();
 	int64_t now = loop_now_ms();
 
-	for (struct vm *vm = vm_first(); vm != NULL; vm = vm->next)
-		json_object_array_add(vms, describe_vm(vm, now));
+	/* VMs that build savefiles are the daemon's own business. */
+	for (struct vm *vm = vm_first(); vm != NULL; vm = vm->next) {
+		if (vm->kind != VM_KIND_SAVE)
+			json_object_array_add(vms, describe_vm(vm, now));
+	}
 	json_object_object_add(reply, "vms", vms);
 	client_send(client, reply);
 }
@@ -184,6 +188,7 @@ void api_vm_freed(const char *name)
 
 void api_client_closed(struct client *client)
 {
+	snapshot_client_closed(client);
 	struct kill_wait **link = &kill_waits;
 
 	while (*link != NULL) {
@@ -272,6 +277,8 @@ void api_handle(struct client *client, struct json_object *request, int *fds, si
 		handle_signal(client, request);
 	else if (strcmp(op, "resize") == 0)
 		handle_resize(client, request);
+	else if (strcmp(op, "save") == 0)
+		snapshot_handle_save(client, request);
 	else
 		client_send_error(client, "unknown op %s; see docs/api.md", op);
 }

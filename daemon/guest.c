@@ -14,6 +14,17 @@ void guest_decoder_init(struct guest_decoder *decoder)
 	memset(decoder, 0, sizeof(*decoder));
 }
 
+void guest_decoder_init_restored(struct guest_decoder *decoder)
+{
+	guest_decoder_init(decoder);
+	decoder->hello_seen = true;
+}
+
+void guest_decoder_identity_sent(struct guest_decoder *decoder)
+{
+	decoder->identity_sent = true;
+}
+
 /* Slot of live `channel`, or -1. */
 static int channel_slot(const struct guest_decoder *decoder, uint32_t channel)
 {
@@ -182,6 +193,8 @@ static int check_session_frame(struct guest_decoder *decoder, const struct dv_he
 {
 	if (!decoder->hello_seen)
 		return violation(decoder, header, "frame before HELLO");
+	if (!decoder->ready_seen)
+		return violation(decoder, header, "session frame before READY");
 	*out = find_channel(decoder, header->channel);
 	if (*out != NULL)
 		return 0;
@@ -204,6 +217,17 @@ static int handle_hello(struct guest_decoder *decoder, const struct dv_header *h
 		return violation(decoder, header, "unsupported protocol version in HELLO");
 	decoder->hello_seen = true;
 	return callbacks->hello(data, version, max_payload);
+}
+
+static int handle_ready(struct guest_decoder *decoder, const struct dv_header *header,
+			const struct guest_callbacks *callbacks, void *data)
+{
+	if (!decoder->identity_sent)
+		return violation(decoder, header, "READY before IDENTITY");
+	if (decoder->ready_seen)
+		return violation(decoder, header, "second READY");
+	decoder->ready_seen = true;
+	return callbacks->ready(data);
 }
 
 /* One checked frame of a live channel, on its way to a callback. */
@@ -324,6 +348,8 @@ static int dispatch(struct guest_decoder *decoder, const struct dv_header *heade
 
 	if (header->type == DV_MSG_HELLO)
 		return handle_hello(decoder, header, untrusted_payload, callbacks, data);
+	if (header->type == DV_MSG_READY)
+		return handle_ready(decoder, header, callbacks, data);
 
 	int ret = check_session_frame(decoder, header, &frame.channel);
 

@@ -26,6 +26,8 @@
  * guest_decoder_feed, which returns it. */
 struct guest_callbacks {
 	int (*hello)(void *data, uint32_t version, uint32_t max_payload);
+	/* The agent applied IDENTITY and accepts START. */
+	int (*ready)(void *data);
 	/* `type` is DV_MSG_STDOUT, DV_MSG_STDERR or DV_MSG_FILE_OUT; length 0
 	 * is the end of that stream. */
 	int (*output)(void *data, uint32_t channel, uint16_t type, const uint8_t *bytes,
@@ -58,6 +60,8 @@ struct guest_decoder {
 	uint8_t buffer[DV_HEADER_SIZE + DV_MAX_PAYLOAD];
 	size_t used;
 	bool hello_seen;
+	bool identity_sent; /* the host sent IDENTITY */
+	bool ready_seen;
 	/* The host numbers channels upwards from 1 and never reuses one, so
 	 * a channel at or below this that is not live has ended. */
 	uint32_t highest_started;
@@ -68,6 +72,14 @@ struct guest_decoder {
 };
 
 void guest_decoder_init(struct guest_decoder *decoder);
+
+/* Like guest_decoder_init for a guest restored from a savefile, whose
+ * HELLO was sent before its state was saved: another HELLO is a
+ * violation. */
+void guest_decoder_init_restored(struct guest_decoder *decoder);
+
+/* Record that the host sent IDENTITY, after which one READY may come. */
+void guest_decoder_identity_sent(struct guest_decoder *decoder);
 
 /* Record that the host sends START for `channel` with `flags`. `channel`
  * must be above every channel started before. Returns 0, or -ENOSPC when

@@ -17,10 +17,8 @@ struct qemu_config {
 	const struct template_metadata *template;
 	int agent_fd; /* socketpair end for the virtio-serial port */
 	int qmp_fd;   /* socketpair end for the QMP monitor */
+	int incoming_fd; /* savefile to restore (read-only), or -1 to boot */
 };
-
-/* Find QEMU: $DISPVM_QEMU, else qemu-system-x86_64 in PATH. */
-int qemu_find(char *out, size_t size, struct dv_error *err);
 
 /* Start QEMU; it dies with the daemon (PR_SET_PDEATHSIG). */
 int qemu_spawn(const struct qemu_config *config, pid_t *pid, struct dv_error *err);

@@ -365,6 +365,14 @@ static int on_guest_hello(void *data, uint32_t version, uint32_t max_payload)
 
 	(void)version;
 	vm->max_payload = max_payload;
+	vm_agent_up(vm);
+	return vm->state == VM_STOPPING ? -ECANCELED : 0;
+}
+
+static int on_guest_ready(void *data)
+{
+	struct vm *vm = data;
+
 	vm_agent_ready(vm);
 	return vm->state == VM_STOPPING ? -ECANCELED : 0;
 }
@@ -446,6 +454,7 @@ static int on_guest_exit(void *data, uint32_t channel, uint32_t kind, int32_t va
 
 static const struct guest_callbacks callbacks = {
 	.hello = on_guest_hello,
+	.ready = on_guest_ready,
 	.output = on_output,
 	.window = on_window,
 	.file_changed = on_file_changed,

@@ -108,6 +108,26 @@ static int parse_open_fields(struct json_object *request, struct vm_request *out
 	return 0;
 }
 
+static int parse_start(struct json_object *request, enum vm_start *out, struct dv_error *err)
+{
+	static const char *const names[] = {"auto", "pool", "restore", "boot"};
+	static const enum vm_start values[] = {VM_START_AUTO, VM_START_POOL, VM_START_RESTORE,
+					       VM_START_BOOT};
+	const char *start = optional_string(request, "start");
+
+	*out = VM_START_AUTO;
+	if (start == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(start, names[i]) == 0) {
+			*out = values[i];
+			return 0;
+		}
+	}
+	return dv_error_invalid(err, EINVAL, "invalid start %s: must be auto, pool, restore or boot",
+				start);
+}
+
 static int parse_request(struct json_object *request, bool open, struct vm_request *out,
 			 struct dv_error *err)
 {
@@ -116,6 +136,9 @@ static int parse_request(struct json_object *request, bool open, struct vm_reque
 
 	memset(out, 0, sizeof(*out));
 	out->kind = open ? VM_KIND_OPEN : VM_KIND_RUN;
+	ret = parse_start(request, &out->start, err);
+	if (ret < 0)
+		return ret;
 	out->tty = optional_bool(request, "tty");
 	out->rows = (uint16_t)optional_int(request, "rows", 24);
 	out->cols = (uint16_t)optional_int(request, "cols", 80);
@@ -208,7 +231,8 @@ static int find_exec_vm(const char *name, struct vm **out, struct dv_error *err)
 
 	if (name == NULL)
 		return dv_error_invalid(err, EINVAL, "invalid exec request: name must be a VM name");
-	if (vm == NULL)
+	/* A VM that writes a savefile runs no commands, and `list` hides it. */
+	if (vm == NULL || vm->kind == VM_KIND_SAVE)
 		return dv_error_invalid(err, ENOENT, "no VM named %s; list VMs with: dispvm ls",
 					name);
 	if (vm->state == VM_STOPPING || vm->main == NULL || vm->main->relay.exit_received)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,9 +16,11 @@
 #include "api.h"
 #include "control.h"
 #include "log.h"
+#include "machine.h"
 #include "qemu.h"
 #include "records.h"
 #include "relay.h"
+#include "snapshot.h"
 
 /* Time the agent has to say HELLO under TCG. A Debian cloud kernel
  * reaches init in about 4.5 s under TCG on a 2-core host; the margin
@@ -73,6 +76,19 @@ void vm_request_free(struct vm_request *request)
 	free(request->file_name);
 	free(request->app);
 	memset(request, 0, sizeof(*request));
+}
+
+const char *vm_kind_name(enum vm_kind kind)
+{
+	switch (kind) {
+	case VM_KIND_OPEN:
+		return "open";
+	case VM_KIND_SAVE:
+		return "save";
+	case VM_KIND_RUN:
+		break;
+	}
+	return "run";
 }
 
 static double seconds_since(int64_t start_ms)
@@ -222,8 +238,12 @@ static void timer_expired(void *data)
 
 	char cause[128];
 
-	snprintf(cause, sizeof(cause), "the guest agent did not start within %u s",
-		 VM_TCG_AGENT_DEADLINE_MS / 1000);
+	if (vm->kind == VM_KIND_SAVE && vm->decoder->hello_seen)
+		snprintf(cause, sizeof(cause), "saving the guest did not end within %u s",
+			 VM_TCG_AGENT_DEADLINE_MS / 1000);
+	else
+		snprintf(cause, sizeof(cause), "the guest agent did not become ready within %u s",
+			 VM_TCG_AGENT_DEADLINE_MS / 1000);
 	vm_destroy(vm, cause, cause);
 }
 
@@ -249,22 +269,29 @@ static int watch_channels(struct vm *vm, struct dv_error *err)
 	return 0;
 }
 
-/* Start QEMU with vm->accel and wait for the agent's HELLO. */
+/* Start QEMU with vm->accel and wait for the agent's HELLO, or restore
+ * it from the savefile and resume it. */
 static int vm_spawn(struct vm *vm, struct dv_error *err)
 {
 	int agent[2] = {-1, -1};
 	int qmp[2] = {-1, -1};
+	int incoming = -1;
 	int ret = make_socketpair(agent, err);
 
 	if (ret == 0)
 		ret = make_socketpair(qmp, err);
+	if (ret == 0 && vm->start == VM_START_RESTORE) {
+		ret = incoming = snapshot_open(vm, err);
+		if (ret > 0)
+			ret = 0;
+	}
 	if (ret < 0)
 		goto out;
 
 	struct qemu_config config = {
 		.binary = qemu_binary, .vm_name = vm->name, .accel = vm->accel,
 		.memory_mib = vm->memory_mib, .template = vm->template,
-		.agent_fd = agent[1], .qmp_fd = qmp[1],
+		.agent_fd = agent[1], .qmp_fd = qmp[1], .incoming_fd = incoming,
 	};
 
 	ret = qemu_spawn(&config, &vm->qemu_pid, err);
@@ -274,9 +301,14 @@ static int vm_spawn(struct vm *vm, struct dv_error *err)
 	vm->guest_fd = agent[0];
 	vm->qmp_fd = qmp[0];
 	agent[0] = qmp[0] = -1;
-	guest_decoder_init(vm->decoder);
+	if (vm->start == VM_START_RESTORE)
+		guest_decoder_init_restored(vm->decoder);
+	else
+		guest_decoder_init(vm->decoder);
 	vm->qmp.vm_name = vm->name;
 	ret = watch_channels(vm, err);
+	if (ret == 0 && vm->start == VM_START_RESTORE)
+		ret = snapshot_resume(vm, err);
 	if (ret == 0)
 		ret = records_write(vm->name, vm->qemu_pid, err);
 	if (ret == 0) {
@@ -293,6 +325,8 @@ out:
 		if (qmp[i] >= 0)
 			close(qmp[i]);
 	}
+	if (incoming >= 0)
+		close(incoming);
 	return ret;
 }
 
@@ -309,7 +343,10 @@ static int vm_launch(struct vm *vm, struct dv_error *err)
 		return 0;
 	}
 	vm->accel = accel;
-	return vm_spawn(vm, err);
+
+	int ret = snapshot_choose_start(vm, decision == ACCEL_DECIDED, err);
+
+	return ret < 0 ? ret : vm_spawn(vm, err);
 }
 
 static void probe_failed(struct vm *vm, const char *reason)
@@ -352,17 +389,77 @@ static void start_waiting_vms(void)
 	}
 }
 
-void vm_agent_ready(struct vm *vm)
+const char *vm_start_name(enum vm_start start)
+{
+	switch (start) {
+	case VM_START_AUTO:
+		return "auto";
+	case VM_START_POOL:
+		return "pool";
+	case VM_START_RESTORE:
+		return "restore";
+	case VM_START_BOOT:
+		break;
+	}
+	return "boot";
+}
+
+/* Give the guest its name, the wall-clock time and fresh entropy. */
+static int send_identity(struct vm *vm)
+{
+	struct dv_identity identity;
+	struct timespec now;
+	uint8_t payload[DV_IDENTITY_FIXED_SIZE + DV_MAX_HOST_NAME];
+
+	if (getrandom(identity.entropy, sizeof(identity.entropy), 0) !=
+	    (ssize_t)sizeof(identity.entropy))
+		return -errno;
+	clock_gettime(CLOCK_REALTIME, &now);
+	identity.realtime_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+
+	long length = dv_identity_encode(payload, &identity, vm->name);
+
+	explicit_bzero(identity.entropy, sizeof(identity.entropy));
+	if (length < 0)
+		return (int)length;
+
+	int ret = vm_send_frame(vm, 0, DV_MSG_IDENTITY, payload, (uint32_t)length);
+
+	explicit_bzero(payload, sizeof(payload));
+	if (ret == 0)
+		guest_decoder_identity_sent(vm->decoder);
+	return ret;
+}
+
+void vm_agent_up(struct vm *vm)
 {
 	if (vm->probing) {
 		vm->probing = false;
 		accel_probe_finished(qemu_binary, true, NULL);
 		start_waiting_vms();
 	}
+	if (vm->kind == VM_KIND_SAVE) {
+		snapshot_save(vm);
+		return;
+	}
+
+	int ret = send_identity(vm);
+
+	if (ret < 0) {
+		char cause[128];
+
+		snprintf(cause, sizeof(cause), "cannot send IDENTITY: %s", strerror(-ret));
+		vm_destroy(vm, cause, cause);
+	}
+}
+
+void vm_agent_ready(struct vm *vm)
+{
 	loop_timer_arm(&vm->timer, 0);
 	vm->state = VM_RUNNING;
-	log_info("%s: started (qemu pid %d, accel %s, agent ready after %.1f s)", vm->name,
-		 (int)vm->qemu_pid, accel_name(vm->accel), seconds_since(vm->spawned_ms));
+	log_info("%s: started (start %s, qemu pid %d, accel %s, agent ready after %.2f s)",
+		 vm->name, vm_start_name(vm->start), (int)vm->qemu_pid, accel_name(vm->accel),
+		 seconds_since(vm->spawned_ms));
 
 	/* The main session first, then exec sessions that waited for the
 	 * agent. relay_start may free the session it starts. */
@@ -389,10 +486,13 @@ static int load_template(struct vm *vm, const char *template_name, struct dv_err
 static unsigned default_memory(const struct vm *vm)
 {
 	uint64_t memory = vm->template->memory_mib;
+	uint64_t file_mib = (vm->main->request.file_size + (1u << 20) - 1) >> 20;
 
-	/* An open session gets room for the file, which lives in guest RAM. */
-	if (vm->main->request.kind == VM_KIND_OPEN)
-		memory += (vm->main->request.file_size + (1u << 20) - 1) >> 20;
+	/* An open session's file lives in guest RAM. A file of up to a
+	 * quarter of the template's memory fits in it, so the VM keeps the
+	 * template's memory size and can be restored from its savefile. */
+	if (vm->main->request.kind == VM_KIND_OPEN && file_mib * 4 > memory)
+		memory += 2 * file_mib;
 	return (unsigned)memory;
 }
 
@@ -410,6 +510,7 @@ static struct vm *vm_alloc(void)
 	vm->guest_fd = vm->qmp_fd = -1;
 	vm->guest_source.fd = vm->qmp_source.fd = -1;
 	vm->timer.source.fd = -1;
+	vm->poll_timer.source.fd = -1;
 	vm->created_ms = loop_now_ms();
 	return vm;
 }
@@ -417,7 +518,7 @@ static struct vm *vm_alloc(void)
 static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_mib,
 		      struct dv_error *err)
 {
-	int ret = qemu_find(qemu_binary, sizeof(qemu_binary), err);
+	int ret = machine_find_qemu(qemu_binary, sizeof(qemu_binary), err);
 
 	if (ret == 0)
 		ret = load_template(vm, template_name, err);
@@ -428,6 +529,8 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 	if (vm->command_display == NULL)
 		return dv_error_set(err, ENOMEM, "cannot describe the command");
 	ret = loop_timer_init(&vm->timer, timer_expired, vm);
+	if (ret == 0)
+		ret = loop_timer_init(&vm->poll_timer, snapshot_poll, vm);
 	if (ret < 0)
 		return dv_error_set(err, -ret, "cannot create a timer");
 	if (!name_pool_ready) {
@@ -451,6 +554,8 @@ int vm_create(struct vm_request *request, const char *template_name, unsigned me
 		vm_request_free(request);
 		return dv_error_set(err, ENOMEM, "cannot create a VM");
 	}
+	vm->kind = request->kind;
+	vm->start_request = request->start;
 	if (relay_session_new(vm, request, NULL, true) == NULL) {
 		vm_free(vm);
 		return dv_error_set(err, ENOMEM, "cannot create a VM");
@@ -465,7 +570,7 @@ int vm_create(struct vm_request *request, const char *template_name, unsigned me
 	vm->next = vms;
 	vms = vm;
 	log_info("%s: created (template %s, %u MiB, %s)", vm->name, vm->template->name,
-		 vm->memory_mib, vm->main->request.kind == VM_KIND_OPEN ? "open" : "run");
+		 vm->memory_mib, vm_kind_name(vm->kind));
 	ret = vm_launch(vm, err);
 	if (ret < 0) {
 		dv_error_prefix(err, "%s: starting QEMU", vm->name);
@@ -494,9 +599,11 @@ static void vm_free(struct vm *vm)
 	bool registered = vm->number != 0;
 
 	unlink_vm(vm);
+	snapshot_vm_freed(vm);
 	relay_free_all(vm);
 	close_channels(vm);
 	loop_timer_free(&vm->timer);
+	loop_timer_free(&vm->poll_timer);
 	if (registered) {
 		records_remove(vm->name);
 		names_release(&name_pool, vm->number);
@@ -589,6 +696,28 @@ static void describe_status(int status, char *out, size_t size)
 		snprintf(out, size, "QEMU exited with status %d", WEXITSTATUS(status));
 }
 
+/* QEMU exited while it restored a VM that may boot instead (start auto):
+ * boot it. Returns true when the VM was handled. */
+static bool restore_failed(struct vm *vm, const char *description)
+{
+	struct dv_error err = {0};
+
+	if (vm->state != VM_STARTING || vm->start != VM_START_RESTORE ||
+	    vm->start_request != VM_START_AUTO)
+		return false;
+	log_warning("%s: restoring from the savefile failed (%s); booting instead", vm->name,
+		    description);
+	close_channels(vm);
+	loop_timer_arm(&vm->poll_timer, 0);
+	vm->start = VM_START_BOOT;
+	if (vm_spawn(vm, &err) < 0) {
+		dv_error_prefix(&err, "%s: starting QEMU", vm->name);
+		log_error("%s", err.message);
+		vm_destroy(vm, err.message, err.message);
+	}
+	return true;
+}
+
 void vm_child_exited(pid_t pid, int status)
 {
 	struct vm *vm = vms;
@@ -613,6 +742,8 @@ void vm_child_exited(pid_t pid, int status)
 		probe_failed(vm, description);
 		return;
 	}
+	if (restore_failed(vm, description))
+		return;
 
 	char error[256];
 

@@ -21,13 +21,21 @@
 #include "qmp.h"
 
 struct client;
+struct save_job;
 
 enum vm_state { VM_STARTING, VM_RUNNING, VM_STOPPING };
-enum vm_kind { VM_KIND_RUN, VM_KIND_OPEN };
+/* VM_KIND_SAVE boots a template to write its savefile; it has no client
+ * session and `list` leaves it out. */
+enum vm_kind { VM_KIND_RUN, VM_KIND_OPEN, VM_KIND_SAVE };
+
+/* How a VM starts: what a request asks for (AUTO: pool, else restore,
+ * else boot) and, in struct vm, the path taken (RESTORE or BOOT). */
+enum vm_start { VM_START_AUTO, VM_START_POOL, VM_START_RESTORE, VM_START_BOOT };
 
 /* The command or file a client requested to run in the guest. */
 struct vm_request {
 	enum vm_kind kind;
+	enum vm_start start;
 	char **argv; /* NULL-terminated; empty for open without app */
 	char **env;
 	char *cwd;
@@ -89,6 +97,8 @@ struct vm {
 	char name[NAMES_BUFFER_SIZE];
 	unsigned number;
 	enum vm_state state;
+	enum vm_kind kind;           /* of the main session, kept after it is freed */
+	enum vm_start start_request; /* the start path the main request asked for */
 	struct vm_session *main;     /* NULL once it was freed */
 	struct vm_session *sessions; /* the main one and exec sessions */
 	uint32_t last_channel;       /* the channel of the newest START */
@@ -104,6 +114,9 @@ struct vm {
 	int64_t spawned_ms;
 	int64_t destroy_ms; /* when vm_destroy began the teardown */
 	struct loop_timer timer; /* agent deadline, then the stop deadline */
+	enum vm_start start;     /* VM_START_RESTORE or VM_START_BOOT */
+	struct loop_timer poll_timer; /* QMP polls of a restore or a save */
+	struct save_job *save;   /* with VM_KIND_SAVE */
 
 	int guest_fd;
 	struct loop_source guest_source;
@@ -143,9 +156,19 @@ struct vm *vm_first(void);
 /* Handle a reaped child. */
 void vm_child_exited(pid_t pid, int status);
 
-/* Send START for every waiting session once the agent sent HELLO, and
- * begin relaying. */
+/* The agent sent HELLO on a boot, or a restored guest resumed: send
+ * IDENTITY (a save VM saves instead). */
+void vm_agent_up(struct vm *vm);
+
+/* Send START for every waiting session once the agent answered IDENTITY
+ * with READY, and begin relaying. */
 void vm_agent_ready(struct vm *vm);
+
+/* "run", "open" or "save". */
+const char *vm_kind_name(enum vm_kind kind);
+
+/* Name of a start path for logs and `list`. */
+const char *vm_start_name(enum vm_start start);
 
 /* Queue a frame for the guest on `channel`. Returns 0, -EPIPE when the
  * guest channel is closed, or -ENOMEM. */

@@ -126,6 +126,7 @@ static void send_started(struct vm_session *session)
 	json_object_object_add(event, "event", json_object_new_string("started"));
 	json_object_object_add(event, "name", json_object_new_string(vm->name));
 	json_object_object_add(event, "accel", json_object_new_string(accel_name(vm->accel)));
+	json_object_object_add(event, "start", json_object_new_string(vm_start_name(vm->start)));
 	json_object_object_add(event, "qemu_pid", json_object_new_int(vm->qemu_pid));
 	client_send(session->client, event);
 }

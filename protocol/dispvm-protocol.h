@@ -7,9 +7,16 @@
  * payload bytes. All integers are little-endian.
  *
  * Channels multiplex sessions over the port. Channel 0 is the control
- * channel and carries only HELLO. The host picks the id of every other
- * channel when it sends START and the channel ends when the guest sends
- * EXIT.
+ * channel and carries only HELLO, IDENTITY and READY. The host picks the id
+ * of every other channel when it sends START and the channel ends when the
+ * guest sends EXIT.
+ *
+ * Start of a guest: the agent sends HELLO once it is up. The host answers
+ * with IDENTITY (the VM's name, the wall-clock time and fresh entropy); the
+ * agent applies it before anything else runs and answers READY; only then
+ * may the host send START. A guest restored from a savefile sent its HELLO
+ * before the state was saved, so on that path the host sends IDENTITY
+ * right after the guest resumes, and both paths go on alike.
  *
  * Flow control: every data stream (STDIN, STDOUT, STDERR, FILE_IN,
  * FILE_OUT) of a channel has a credit window, counted in payload bytes and
@@ -28,6 +35,10 @@
  *
  * Version history:
  *   1  first version.
+ *   2  IDENTITY and READY: the host gives every guest its name, clock and
+ *      entropy before the first START (guests restored from one savefile
+ *      start identical). The host name no longer comes from the kernel
+ *      command line.
  */
 #ifndef DISPVM_PROTOCOL_H
 #define DISPVM_PROTOCOL_H
@@ -36,7 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DV_PROTOCOL_VERSION 1
+#define DV_PROTOCOL_VERSION 2
 
 /* Name of the virtio-serial port; the agent finds it under
  * /sys/class/virtio-ports/. */
@@ -99,8 +110,15 @@ enum dv_msg_type {
 	/* host -> guest, no payload: end the session now, killing its
 	 * processes. The guest still answers with EXIT. */
 	DV_MSG_CLOSE = 13,
+	/* host -> guest, channel 0, payload struct dv_identity followed by
+	 * the VM name (1..DV_MAX_HOST_NAME bytes of [a-z0-9-], no NUL).
+	 * Sent once, after HELLO (or after a restore), before any START. */
+	DV_MSG_IDENTITY = 14,
+	/* guest -> host, channel 0, no payload: the agent applied IDENTITY
+	 * and accepts START. Sent once, only after IDENTITY. */
+	DV_MSG_READY = 15,
 };
-#define DV_MSG_TYPE_MAX DV_MSG_CLOSE
+#define DV_MSG_TYPE_MAX DV_MSG_READY
 
 struct dv_hello {
 	uint32_t version;     /* DV_PROTOCOL_VERSION of the agent */
@@ -134,6 +152,23 @@ struct dv_start {
 	uint64_t file_size; /* with DV_START_FILE */
 };
 #define DV_START_FIXED_SIZE 24u
+
+/* Bytes of entropy in IDENTITY. */
+#define DV_IDENTITY_ENTROPY 64u
+/* Longest VM name in IDENTITY; the guest's host name. */
+#define DV_MAX_HOST_NAME 63u
+
+/*
+ * IDENTITY payload: this fixed part, then the name. The agent sets the
+ * host name, sets CLOCK_REALTIME to `realtime_ns`, adds `entropy` to the
+ * kernel's pool (credited) and forces a reseed of the kernel's random
+ * generator.
+ */
+struct dv_identity {
+	uint64_t realtime_ns; /* host CLOCK_REALTIME when sent, ns since the epoch */
+	uint8_t entropy[DV_IDENTITY_ENTROPY];
+};
+#define DV_IDENTITY_FIXED_SIZE (8u + DV_IDENTITY_ENTROPY)
 
 struct dv_window {
 	uint32_t stream;    /* DV_MSG_STDIN .. DV_MSG_FILE_OUT */
@@ -226,6 +261,24 @@ void dv_start_free(struct dv_start_request *request);
 long dv_start_encode(uint8_t *out, size_t size, const struct dv_start *fixed,
 		     const char *const *argv, const char *const *envp, const char *cwd,
 		     const char *file_name, const char *app);
+
+/*
+ * Encode an IDENTITY payload into `out`, which holds at least
+ * DV_IDENTITY_FIXED_SIZE + DV_MAX_HOST_NAME bytes. Returns the payload
+ * length, or -EINVAL when `name` is not a valid host name.
+ */
+long dv_identity_encode(uint8_t *out, const struct dv_identity *identity, const char *name);
+
+/*
+ * Parse an IDENTITY payload. `name` receives the NUL-terminated name and
+ * holds DV_MAX_HOST_NAME + 1 bytes. Returns 0 or -EPROTO with *reason set.
+ */
+int dv_identity_decode(const uint8_t *payload, size_t length, struct dv_identity *identity,
+		       char *name, const char **reason);
+
+/* Check a host name as IDENTITY carries it: 1..DV_MAX_HOST_NAME bytes of
+ * [a-z0-9-], not starting with '-'. */
+bool dv_host_name_valid(const char *name, size_t length);
 
 /* Check a file base name as START carries it: 1..255 bytes, no '/', not
  * "." or "..". */

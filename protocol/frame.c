@@ -84,7 +84,15 @@ static const struct dv_type_rule type_rules[DV_MSG_TYPE_MAX + 1] = {
 	[DV_MSG_FILE_CHANGED] = {"FILE_CHANGED", DV_TO_HOST, 8, 8},
 	[DV_MSG_EXIT] = {"EXIT", DV_TO_HOST, 0, DV_EXIT_FIXED_SIZE + DV_MAX_EXIT_MESSAGE},
 	[DV_MSG_CLOSE] = {"CLOSE", DV_TO_GUEST, 0, 0},
+	[DV_MSG_IDENTITY] = {"IDENTITY", DV_TO_GUEST, 0, DV_IDENTITY_FIXED_SIZE + DV_MAX_HOST_NAME},
+	[DV_MSG_READY] = {"READY", DV_TO_HOST, 0, 0},
 };
+
+/* Types that travel on channel 0, and nothing else does. */
+static bool is_control_type(uint16_t type)
+{
+	return type == DV_MSG_HELLO || type == DV_MSG_IDENTITY || type == DV_MSG_READY;
+}
 
 const char *dv_msg_name(uint16_t type)
 {
@@ -122,8 +130,10 @@ int dv_header_check(const struct dv_header *header, enum dv_direction direction,
 		return violation(reason, "payload size wrong for its type");
 	if (header->type == DV_MSG_EXIT && header->length < DV_EXIT_FIXED_SIZE)
 		return violation(reason, "EXIT payload too short");
-	if ((header->type == DV_MSG_HELLO) != (header->channel == 0))
-		return violation(reason, "channel 0 carries HELLO and nothing else");
+	if (header->type == DV_MSG_IDENTITY && header->length <= DV_IDENTITY_FIXED_SIZE)
+		return violation(reason, "IDENTITY payload too short");
+	if (is_control_type(header->type) != (header->channel == 0))
+		return violation(reason, "channel 0 carries HELLO, IDENTITY and READY only");
 	if (header->channel > DV_MAX_CHANNEL)
 		return violation(reason, "channel id out of range");
 	return 0;
@@ -311,4 +321,47 @@ long dv_start_encode(uint8_t *out, size_t size, const struct dv_start *fixed,
 			offset = append_string(out, size, offset, app != NULL ? app : "");
 	}
 	return offset;
+}
+
+bool dv_host_name_valid(const char *name, size_t length)
+{
+	if (length == 0 || length > DV_MAX_HOST_NAME || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < length; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+long dv_identity_encode(uint8_t *out, const struct dv_identity *identity, const char *name)
+{
+	size_t length = strlen(name);
+
+	if (!dv_host_name_valid(name, length))
+		return -EINVAL;
+	dv_put_u64(out, identity->realtime_ns);
+	memcpy(out + 8, identity->entropy, DV_IDENTITY_ENTROPY);
+	memcpy(out + DV_IDENTITY_FIXED_SIZE, name, length);
+	return (long)(DV_IDENTITY_FIXED_SIZE + length);
+}
+
+int dv_identity_decode(const uint8_t *payload, size_t length, struct dv_identity *identity,
+		       char *name, const char **reason)
+{
+	if (length <= DV_IDENTITY_FIXED_SIZE || length > DV_IDENTITY_FIXED_SIZE + DV_MAX_HOST_NAME)
+		return violation(reason, "IDENTITY payload size out of range");
+
+	size_t name_length = length - DV_IDENTITY_FIXED_SIZE;
+	const char *untrusted_name = (const char *)payload + DV_IDENTITY_FIXED_SIZE;
+
+	if (!dv_host_name_valid(untrusted_name, name_length))
+		return violation(reason, "invalid name in IDENTITY");
+	identity->realtime_ns = dv_get_u64(payload);
+	memcpy(identity->entropy, payload + 8, DV_IDENTITY_ENTROPY);
+	memcpy(name, untrusted_name, name_length);
+	name[name_length] = '\0';
+	return 0;
 }

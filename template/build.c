@@ -1,4 +1,5 @@
 #include "build.h"
+#include "savefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -335,11 +336,29 @@ static int fill_work_dir(struct build *build, struct dv_error *err)
 	return template_metadata_save(metadata, err);
 }
 
+/* Keep the old template's savefile, if any, in the new folder: its record
+ * no longer matches the new template.json, so it shows as stale until
+ * dispvmd saves a new one, instead of as missing. */
+static void carry_savefile(struct build *build)
+{
+	static const char *const names[] = {SAVEFILE_NAME, SAVEFILE_RECORD_NAME};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char from[DV_PATH_MAX], to[DV_PATH_MAX];
+
+		if (dv_path_join(from, sizeof(from), NULL, build->final_dir, "%s", names[i]) == 0 &&
+		    dv_path_join(to, sizeof(to), NULL, build->work_dir, "%s", names[i]) == 0)
+			(void)link(from, to);
+	}
+}
+
 /* Move the finished work folder to NAME, replacing an older template. */
 static int install_work_dir(struct build *build, struct dv_error *err)
 {
 	char old[DV_PATH_MAX];
 	bool had_old = false;
+
+	carry_savefile(build);
 
 	if (dv_path_join(old, sizeof(old), err, build->templates_dir, "%s.old-%ld", build->options->name,
 			 (long)getpid()) < 0)

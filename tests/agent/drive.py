@@ -20,7 +20,7 @@ import time
 
 HEADER = struct.Struct("<HHII")
 HELLO, START, STDIN, STDOUT, STDERR, FILE_IN, FILE_OUT, WINDOW = range(1, 9)
-SIGNAL, RESIZE, FILE_CHANGED, EXIT, CLOSE = range(9, 14)
+SIGNAL, RESIZE, FILE_CHANGED, EXIT, CLOSE, IDENTITY, READY = range(9, 16)
 START_TTY, START_FILE, START_VIEW_ONLY = 1, 2, 4
 EXIT_CODE, EXIT_SIGNAL, EXIT_NOT_FOUND, EXIT_NOT_EXECUTABLE, EXIT_FAILED = range(1, 6)
 INITIAL_WINDOW = 256 * 1024
@@ -38,7 +38,7 @@ class Guest:
             "qemu-system-x86_64", "-nodefaults", "-no-user-config", "-machine", "q35",
             "-accel", "tcg", "-cpu", "max", "-m", "256", "-display", "none", "-no-reboot",
             "-kernel", kernel, "-initrd", initramfs,
-            "-append", "console=ttyS0 panic=-1 dispvm.name=disp1",
+            "-append", "console=ttyS0 panic=-1",
             "-serial", "file:" + serial_log, "-device", "virtio-rng-pci",
             "-chardev", f"socket,id=agent,fd={guest_agent.fileno()}",
             "-device", "virtio-serial-pci",
@@ -81,6 +81,11 @@ class Guest:
         assert frame is not None, "no HELLO from the agent"
         kind, channel, payload = frame
         assert (kind, channel) == (HELLO, 0), f"expected HELLO, got {kind} on {channel}"
+        # The agent accepts START only after IDENTITY (name, clock, entropy).
+        identity = struct.pack("<Q", time.time_ns()) + os.urandom(64) + b"disp1"
+        self.send(IDENTITY, 0, identity)
+        frame = self.read_frame(timeout)
+        assert frame is not None and frame[:2] == (READY, 0), f"expected READY, got {frame}"
         return struct.unpack("<II", payload)
 
     def stop(self):

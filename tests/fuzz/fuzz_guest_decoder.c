@@ -18,7 +18,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static struct guest_decoder decoder;
+
+/* The host answers HELLO with IDENTITY, after which READY is allowed. */
 static int accept_hello(void *data, uint32_t version, uint32_t max_payload)
+{
+	guest_decoder_identity_sent(&decoder);
+	return 0;
+}
+
+static int accept_ready(void *data)
 {
 	return 0;
 }
@@ -57,13 +66,12 @@ static int accept_exit(void *data, uint32_t channel, uint32_t kind, int32_t valu
 
 static const struct guest_callbacks callbacks = {
 	.hello = accept_hello,
+	.ready = accept_ready,
 	.output = accept_output,
 	.window = accept_window,
 	.file_changed = accept_file_changed,
 	.exit = accept_exit,
 };
-
-static struct guest_decoder decoder;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

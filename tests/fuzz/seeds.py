@@ -9,7 +9,7 @@ import os
 import struct
 import sys
 
-HELLO, STDOUT, STDERR, FILE_OUT, WINDOW, FILE_CHANGED, EXIT = 1, 4, 5, 7, 8, 11, 12
+HELLO, STDOUT, STDERR, FILE_OUT, WINDOW, FILE_CHANGED, EXIT, READY = 1, 4, 5, 7, 8, 11, 12, 15
 
 
 def frame(msg_type, channel, payload=b""):
@@ -17,7 +17,8 @@ def frame(msg_type, channel, payload=b""):
 
 
 def hello():
-    return frame(HELLO, 0, struct.pack("<II", 1, 65536))
+    """HELLO, then READY, which the guest sends after the host's IDENTITY."""
+    return frame(HELLO, 0, struct.pack("<II", 2, 65536)) + frame(READY, 0)
 
 
 def exit_frame(kind=1, value=0, text=b"", channel=1):
@@ -37,6 +38,7 @@ SEEDS = {
     + frame(FILE_CHANGED, 1, struct.pack("<Q", 5)) + frame(FILE_OUT, 1, b"hello")
     + frame(FILE_OUT, 1) + frame(STDOUT, 1) + frame(STDERR, 1) + exit_frame(),
     "not-found": bytes([1, 5, 0]) + hello() + frame(STDOUT, 1) + exit_frame(3, 0, b"command not found: x"),
+    "ready-twice": bytes([0, 9, 0]) + hello() + frame(READY, 0),
     # A main session and two exec sessions, interleaved; channel 2 ends
     # first, the main one last.
     "three-channels": bytes([0, 9, 2]) + hello() + frame(STDOUT, 2, b"exec\n")

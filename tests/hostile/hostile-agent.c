@@ -2,7 +2,7 @@
  * A guest agent that breaks the protocol on purpose, for the e2e tests.
  *
  * It boots like the real agent (PID 1: mounts, modules, the port), sends
- * HELLO and waits for START. argv[0] of START names the attack. The one
+ * HELLO, answers IDENTITY with READY and waits for START. argv[0] of START names the attack. The one
  * attack that must happen before HELLO (bad-hello) is chosen by
  * `dispvm.attack=bad-hello` on the kernel command line, which a test adds to
  * the template's "cmdline". After an attack the agent waits for the host to
@@ -337,8 +337,11 @@ static int wait_for_start(char *attack, size_t size, uint32_t *channel)
 	struct dv_start_request request;
 	const char *reason = NULL;
 
+	/* The host sends IDENTITY first and START only after READY. */
 	do {
 		if (read_frame(&header, payload) < 0)
+			return -1;
+		if (header.type == DV_MSG_IDENTITY && send_frame(DV_MSG_READY, 0, NULL, 0) < 0)
 			return -1;
 	} while (header.type != DV_MSG_START);
 	if (dv_start_decode(payload, header.length, &request, &reason) < 0) {

@@ -178,6 +178,30 @@ static void open_options_and_file(void **state)
 	assert_string_equal(options.file, "notes.txt");
 }
 
+static void start_option(void **state)
+{
+	char *run_argv[] = {"run", "--start", "restore", "--", "true", NULL};
+	char *open_argv[] = {"open", "--start=boot", "notes.txt", NULL};
+	char *bad_argv[] = {"run", "--start", "snapshot", "true", NULL};
+	char *missing_argv[] = {"run", "--start", NULL};
+	struct run_options run;
+	struct open_options open;
+	struct dv_error err = {0};
+
+	assert_int_equal(args_parse_run(ARGC(run_argv), run_argv, &run, &err), 0);
+	assert_string_equal(run.start, "restore");
+	args_free_run(&run);
+	assert_int_equal(args_parse_open(ARGC(open_argv), open_argv, &open, &err), 0);
+	assert_string_equal(open.start, "boot");
+	assert_int_equal(args_parse_run(ARGC(bad_argv), bad_argv, &run, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "snapshot"));
+	assert_int_equal(args_parse_run(ARGC(missing_argv), missing_argv, &run, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "--start"));
+	for (const char *const *name = (const char *const[]){"auto", "pool", "restore", "boot", NULL};
+	     *name != NULL; name++)
+		assert_int_equal(args_check_start(*name, &err), 0);
+}
+
 static void open_file_shaped_like_option(void **state)
 {
 	char *argv[] = {"open", "--", "--help", NULL};
@@ -261,6 +285,7 @@ int main(void)
 		cmocka_unit_test(exec_rejects_bad_input),
 		cmocka_unit_test(memory_bounds),
 		cmocka_unit_test(open_options_and_file),
+		cmocka_unit_test(start_option),
 		cmocka_unit_test(open_file_shaped_like_option),
 		cmocka_unit_test(open_rejects_bad_input),
 		cmocka_unit_test(ls_and_kill),

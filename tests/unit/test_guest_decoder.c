@@ -16,6 +16,7 @@
 /* What the callbacks saw. */
 struct record {
 	int hellos;
+	int readies;
 	size_t stdout_bytes;
 	int stdout_eofs;
 	size_t file_bytes;
@@ -36,6 +37,14 @@ static int on_hello(void *data, uint32_t version, uint32_t max_payload)
 	(void)version;
 	(void)max_payload;
 	record->hellos++;
+	return 0;
+}
+
+static int on_ready(void *data)
+{
+	struct record *record = data;
+
+	record->readies++;
 	return 0;
 }
 
@@ -91,6 +100,7 @@ static int on_exit_frame(void *data, uint32_t channel, uint32_t kind, int32_t va
 
 static const struct guest_callbacks callbacks = {
 	.hello = on_hello,
+	.ready = on_ready,
 	.output = on_output,
 	.window = on_window,
 	.file_changed = on_file_changed,
@@ -162,15 +172,24 @@ static int tear_down(void **state)
 	return 0;
 }
 
-/* Feed HELLO and start a session with `flags`. */
+/* Feed HELLO, send IDENTITY, feed READY and start a session with
+ * `flags`. */
 static void start_session(struct fixture *fixture, uint32_t flags)
 {
 	struct stream hello = {.length = 0};
+	struct stream ready = {.length = 0};
+	int readies = fixture->record.readies;
 
 	add_hello(&hello);
 	assert_int_equal(guest_decoder_feed(&fixture->decoder, hello.bytes, hello.length,
 					    &callbacks, &fixture->record),
 			 0);
+	guest_decoder_identity_sent(&fixture->decoder);
+	add_frame(&ready, DV_MSG_READY, 0, NULL, 0);
+	assert_int_equal(guest_decoder_feed(&fixture->decoder, ready.bytes, ready.length,
+					    &callbacks, &fixture->record),
+			 0);
+	assert_int_equal(fixture->record.readies, readies + 1);
 	assert_int_equal(guest_decoder_start(&fixture->decoder, CHANNEL, flags), 0);
 }
 
@@ -241,6 +260,92 @@ static void decoder_second_hello(void **state)
 	start_session(fixture, 0);
 	add_hello(&fixture->stream);
 	assert_int_equal(feed(fixture), -EPROTO);
+}
+
+static void decoder_ready_before_identity(void **state)
+{
+	struct fixture *fixture = *state;
+
+	add_hello(&fixture->stream);
+	add_frame(&fixture->stream, DV_MSG_READY, 0, NULL, 0);
+	assert_int_equal(feed(fixture), -EPROTO);
+	assert_string_equal(fixture->decoder.reason, "READY before IDENTITY");
+	assert_int_equal(fixture->record.readies, 0);
+}
+
+static void decoder_second_ready(void **state)
+{
+	struct fixture *fixture = *state;
+
+	start_session(fixture, 0);
+	add_frame(&fixture->stream, DV_MSG_READY, 0, NULL, 0);
+	assert_int_equal(feed(fixture), -EPROTO);
+	assert_string_equal(fixture->decoder.reason, "second READY");
+}
+
+static void decoder_ready_with_payload(void **state)
+{
+	struct fixture *fixture = *state;
+
+	add_hello(&fixture->stream);
+	assert_int_equal(feed(fixture), 0);
+	guest_decoder_identity_sent(&fixture->decoder);
+	fixture->stream.length = 0;
+	add_frame(&fixture->stream, DV_MSG_READY, 0, "x", 1);
+	assert_int_equal(feed(fixture), -EPROTO);
+	assert_int_equal(fixture->record.readies, 0);
+}
+
+static void decoder_session_frame_before_ready(void **state)
+{
+	struct fixture *fixture = *state;
+
+	add_hello(&fixture->stream);
+	assert_int_equal(feed(fixture), 0);
+	guest_decoder_identity_sent(&fixture->decoder);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, CHANNEL, 0), 0);
+	fixture->stream.length = 0;
+	add_frame(&fixture->stream, DV_MSG_STDOUT, CHANNEL, "x", 1);
+	assert_int_equal(feed(fixture), -EPROTO);
+	assert_string_equal(fixture->decoder.reason, "session frame before READY");
+	assert_int_equal(fixture->record.stdout_bytes, 0);
+}
+
+/* READY comes once per VM: an exec channel started after it needs no
+ * READY of its own, and a READY after several sessions is a violation. */
+static void decoder_ready_once_per_vm(void **state)
+{
+	struct fixture *fixture = *state;
+
+	start_session(fixture, 0);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, 2, 0), 0);
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 2, "two", 3);
+	assert_int_equal(feed(fixture), 0);
+	assert_int_equal(fixture->record.bytes_by_channel[2], 3);
+
+	fixture->stream.length = 0;
+	add_frame(&fixture->stream, DV_MSG_READY, 0, NULL, 0);
+	assert_int_equal(feed(fixture), -EPROTO);
+	assert_string_equal(fixture->decoder.reason, "second READY");
+	assert_int_equal(fixture->record.readies, 1);
+}
+
+/* A restored guest sent HELLO before it was saved: READY follows
+ * IDENTITY directly, and a HELLO is a violation. */
+static void decoder_restored(void **state)
+{
+	struct fixture *fixture = *state;
+
+	guest_decoder_init_restored(&fixture->decoder);
+	guest_decoder_identity_sent(&fixture->decoder);
+	add_frame(&fixture->stream, DV_MSG_READY, 0, NULL, 0);
+	assert_int_equal(feed(fixture), 0);
+	assert_int_equal(fixture->record.readies, 1);
+
+	fixture->stream.length = 0;
+	add_hello(&fixture->stream);
+	assert_int_equal(feed(fixture), -EPROTO);
+	assert_int_equal(fixture->record.hellos, 0);
 }
 
 static void decoder_data_after_eof(void **state)
@@ -376,6 +481,7 @@ static void decoder_split_everywhere(void **state)
 
 	valid->length = 0;
 	add_hello(valid);
+	add_frame(valid, DV_MSG_READY, 0, NULL, 0);
 	size_t after_hello = valid->length;
 
 	add_frame(valid, DV_MSG_STDOUT, CHANNEL, "hello\n", 6);
@@ -389,9 +495,11 @@ static void decoder_split_everywhere(void **state)
 	for (size_t split = 0; split <= valid->length; split++) {
 		memset(&fixture->record, 0, sizeof(fixture->record));
 		guest_decoder_init(&fixture->decoder);
-		/* The host sends START only after HELLO, so the session
-		 * starts once HELLO was fed. A split inside HELLO also
-		 * feeds the session frames in one piece. */
+		/* IDENTITY is on its way to the guest when READY arrives. */
+		guest_decoder_identity_sent(&fixture->decoder);
+		/* The host sends START only after HELLO and READY, so the
+		 * session starts once both were fed. A split inside them
+		 * also feeds the session frames in one piece. */
 		size_t first = split < after_hello ? split : after_hello;
 		size_t middle = split > after_hello ? split : after_hello;
 
@@ -531,6 +639,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(decoder_unknown_channel, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_frame_before_hello, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_second_hello, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_ready_before_identity, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_second_ready, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_ready_with_payload, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_session_frame_before_ready, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_restored, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_ready_once_per_vm, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_data_after_eof, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_data_beyond_window, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_file_out_size_mismatch, set_up, tear_down),

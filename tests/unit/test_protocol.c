@@ -186,6 +186,77 @@ static void check_channel_zero(void **state)
 	assert_int_equal(check(DV_MSG_START, 0, 0, DV_START_FIXED_SIZE, DV_TO_GUEST), -EPROTO);
 }
 
+static void check_identity_and_ready(void **state)
+{
+	uint32_t min = DV_IDENTITY_FIXED_SIZE + 1;
+	uint32_t max = DV_IDENTITY_FIXED_SIZE + DV_MAX_HOST_NAME;
+
+	/* IDENTITY: host to guest on channel 0, with a name of 1..63 bytes. */
+	assert_int_equal(check(DV_MSG_IDENTITY, 0, 0, min, DV_TO_GUEST), 0);
+	assert_int_equal(check(DV_MSG_IDENTITY, 0, 0, max, DV_TO_GUEST), 0);
+	assert_int_equal(check(DV_MSG_IDENTITY, 0, 0, min - 1, DV_TO_GUEST), -EPROTO);
+	assert_int_equal(check(DV_MSG_IDENTITY, 0, 0, max + 1, DV_TO_GUEST), -EPROTO);
+	assert_int_equal(check(DV_MSG_IDENTITY, 0, 1, min, DV_TO_GUEST), -EPROTO);
+	assert_int_equal(check(DV_MSG_IDENTITY, 0, 0, min, DV_TO_HOST), -EPROTO);
+	/* READY: guest to host on channel 0, empty. */
+	assert_int_equal(check(DV_MSG_READY, 0, 0, 0, DV_TO_HOST), 0);
+	assert_int_equal(check(DV_MSG_READY, 0, 0, 1, DV_TO_HOST), -EPROTO);
+	assert_int_equal(check(DV_MSG_READY, 0, 1, 0, DV_TO_HOST), -EPROTO);
+	assert_int_equal(check(DV_MSG_READY, 0, 0, 0, DV_TO_GUEST), -EPROTO);
+	assert_string_equal(dv_msg_name(DV_MSG_IDENTITY), "IDENTITY");
+	assert_string_equal(dv_msg_name(DV_MSG_READY), "READY");
+}
+
+static void identity_round_trip(void **state)
+{
+	struct dv_identity identity = {.realtime_ns = 1796416198123456789ull};
+	struct dv_identity decoded;
+	uint8_t payload[DV_IDENTITY_FIXED_SIZE + DV_MAX_HOST_NAME];
+	char name[DV_MAX_HOST_NAME + 1];
+	const char *reason = NULL;
+
+	for (size_t i = 0; i < DV_IDENTITY_ENTROPY; i++)
+		identity.entropy[i] = (uint8_t)(i * 7 + 1);
+
+	long length = dv_identity_encode(payload, &identity, "disp42");
+
+	assert_int_equal(length, DV_IDENTITY_FIXED_SIZE + 6);
+	assert_int_equal(dv_get_u64(payload), identity.realtime_ns);
+	assert_int_equal(dv_identity_decode(payload, (size_t)length, &decoded, name, &reason), 0);
+	assert_int_equal(decoded.realtime_ns, identity.realtime_ns);
+	assert_memory_equal(decoded.entropy, identity.entropy, DV_IDENTITY_ENTROPY);
+	assert_string_equal(name, "disp42");
+}
+
+static void identity_invalid(void **state)
+{
+	struct dv_identity identity = {0};
+	uint8_t payload[DV_IDENTITY_FIXED_SIZE + DV_MAX_HOST_NAME + 8] = {0};
+	char name[DV_MAX_HOST_NAME + 1];
+	const char *reason = NULL;
+	char long_name[DV_MAX_HOST_NAME + 2];
+
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_int_equal(dv_identity_encode(payload, &identity, ""), -EINVAL);
+	assert_int_equal(dv_identity_encode(payload, &identity, "Disp1"), -EINVAL);
+	assert_int_equal(dv_identity_encode(payload, &identity, "-x"), -EINVAL);
+	assert_int_equal(dv_identity_encode(payload, &identity, long_name), -EINVAL);
+
+	/* No name, or a name with bytes a host name must not have. */
+	assert_int_equal(dv_identity_decode(payload, DV_IDENTITY_FIXED_SIZE, &identity, name,
+					    &reason), -EPROTO);
+	memcpy(payload + DV_IDENTITY_FIXED_SIZE, "a/b", 3);
+	assert_int_equal(dv_identity_decode(payload, DV_IDENTITY_FIXED_SIZE + 3, &identity, name,
+					    &reason), -EPROTO);
+	memcpy(payload + DV_IDENTITY_FIXED_SIZE, "a\0b", 3);
+	assert_int_equal(dv_identity_decode(payload, DV_IDENTITY_FIXED_SIZE + 3, &identity, name,
+					    &reason), -EPROTO);
+	assert_non_null(reason);
+	assert_true(dv_host_name_valid("disp9999", 8));
+	assert_false(dv_host_name_valid("disp 1", 6));
+}
+
 static void check_channel_range(void **state)
 {
 	assert_int_equal(check(DV_MSG_STDOUT, 0, 1, 1, DV_TO_HOST), 0);
@@ -548,6 +619,9 @@ int main(void)
 		cmocka_unit_test(check_exit_sizes),
 		cmocka_unit_test(check_channel_zero),
 		cmocka_unit_test(check_channel_range),
+		cmocka_unit_test(check_identity_and_ready),
+		cmocka_unit_test(identity_round_trip),
+		cmocka_unit_test(identity_invalid),
 		cmocka_unit_test(start_round_trip),
 		cmocka_unit_test(start_run_without_file),
 		cmocka_unit_test(start_empty_strings),
