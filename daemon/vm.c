@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "control.h"
+#include "host_memory.h"
 #include "log.h"
 #include "machine.h"
 #include "qemu.h"
@@ -483,7 +484,9 @@ static int load_template(struct vm *vm, const char *template_name, struct dv_err
 	return template_metadata_load(template_name, vm->template, err);
 }
 
-static unsigned default_memory(const struct vm *vm)
+/* The guest memory in MiB when the request names none; `reason` says what
+ * set it. The sum is 64-bit because a sparse file may claim any size. */
+static uint64_t default_memory(const struct vm *vm, enum host_memory_reason *reason)
 {
 	uint64_t memory = vm->template->memory_mib;
 	uint64_t file_mib = (vm->main->request.file_size + (1u << 20) - 1) >> 20;
@@ -491,9 +494,25 @@ static unsigned default_memory(const struct vm *vm)
 	/* An open session's file lives in guest RAM. A file of up to a
 	 * quarter of the template's memory fits in it, so the VM keeps the
 	 * template's memory size and can be restored from its savefile. */
-	if (vm->main->request.kind == VM_KIND_OPEN && file_mib * 4 > memory)
+	*reason = HOST_MEMORY_TEMPLATE;
+	if (vm->main->request.kind == VM_KIND_OPEN && file_mib * 4 > memory) {
 		memory += 2 * file_mib;
-	return (unsigned)memory;
+		*reason = HOST_MEMORY_FILE;
+	}
+	return memory;
+}
+
+/* Set the VM's guest memory and check that the host can give it. */
+static int choose_memory(struct vm *vm, unsigned requested_mib, struct dv_error *err)
+{
+	enum host_memory_reason reason = HOST_MEMORY_REQUESTED;
+	uint64_t memory = requested_mib != 0 ? requested_mib : default_memory(vm, &reason);
+	int ret = host_memory_check(vm->name, memory, reason, err);
+
+	if (ret < 0)
+		return ret;
+	vm->memory_mib = (unsigned)memory;
+	return 0;
 }
 
 static struct vm *vm_alloc(void)
@@ -524,7 +543,6 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 		ret = load_template(vm, template_name, err);
 	if (ret < 0)
 		return ret;
-	vm->memory_mib = memory_mib != 0 ? memory_mib : default_memory(vm);
 	vm->command_display = vm_command_display(&vm->main->request);
 	if (vm->command_display == NULL)
 		return dv_error_set(err, ENOMEM, "cannot describe the command");
@@ -542,7 +560,7 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 		return dv_error_invalid(err, -ret, "cannot name a new VM: all %u names are in use",
 					NAMES_MAX);
 	vm->number = (unsigned)ret;
-	return 0;
+	return choose_memory(vm, memory_mib, err);
 }
 
 int vm_create(struct vm_request *request, const char *template_name, unsigned memory_mib,
