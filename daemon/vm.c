@@ -112,6 +112,7 @@ static void close_channels(struct vm *vm)
 	}
 	buffer_free(&vm->guest_out);
 	qmp_free(&vm->qmp);
+	qemu_output_close(&vm->qemu_output);
 }
 
 static void update_guest_events(struct vm *vm)
@@ -277,10 +278,13 @@ static int vm_spawn(struct vm *vm, struct dv_error *err)
 	int agent[2] = {-1, -1};
 	int qmp[2] = {-1, -1};
 	int incoming = -1;
+	int stderr_fd = -1;
 	int ret = make_socketpair(agent, err);
 
 	if (ret == 0)
 		ret = make_socketpair(qmp, err);
+	if (ret == 0)
+		ret = qemu_output_open(&vm->qemu_output, vm->name, &stderr_fd, err);
 	if (ret == 0 && vm->start == VM_START_RESTORE) {
 		ret = incoming = snapshot_open(vm, err);
 		if (ret > 0)
@@ -293,6 +297,7 @@ static int vm_spawn(struct vm *vm, struct dv_error *err)
 		.binary = qemu_binary, .vm_name = vm->name, .accel = vm->accel,
 		.memory_mib = vm->memory_mib, .template = vm->template,
 		.agent_fd = agent[1], .qmp_fd = qmp[1], .incoming_fd = incoming,
+		.stderr_fd = stderr_fd,
 	};
 
 	ret = qemu_spawn(&config, &vm->qemu_pid, err);
@@ -328,6 +333,8 @@ out:
 	}
 	if (incoming >= 0)
 		close(incoming);
+	if (stderr_fd >= 0)
+		close(stderr_fd);
 	return ret;
 }
 
@@ -530,6 +537,7 @@ static struct vm *vm_alloc(void)
 	vm->guest_source.fd = vm->qmp_source.fd = -1;
 	vm->timer.source.fd = -1;
 	vm->poll_timer.source.fd = -1;
+	qemu_output_init(&vm->qemu_output);
 	vm->created_ms = loop_now_ms();
 	return vm;
 }
@@ -706,12 +714,17 @@ void vm_destroy_all(void (*done)(void))
 	}
 }
 
-static void describe_status(int status, char *out, size_t size)
+/* Describe how QEMU ended, with its last line on stderr when it has one. */
+static void describe_status(int status, const char *last_line, char *out, size_t size)
 {
+	const char *separator = last_line[0] != '\0' ? ": " : "";
+
 	if (WIFSIGNALED(status))
-		snprintf(out, size, "QEMU killed by signal %d", WTERMSIG(status));
+		snprintf(out, size, "QEMU killed by signal %d%s%s", WTERMSIG(status), separator,
+			 last_line);
 	else
-		snprintf(out, size, "QEMU exited with status %d", WEXITSTATUS(status));
+		snprintf(out, size, "QEMU exited with status %d%s%s", WEXITSTATUS(status),
+			 separator, last_line);
 }
 
 /* QEMU exited while it restored a VM that may boot instead (start auto):
@@ -739,7 +752,7 @@ static bool restore_failed(struct vm *vm, const char *description)
 void vm_child_exited(pid_t pid, int status)
 {
 	struct vm *vm = vms;
-	char description[64];
+	char description[64 + QEMU_OUTPUT_LINE_MAX];
 
 	while (vm != NULL && vm->qemu_pid != pid)
 		vm = vm->next;
@@ -747,7 +760,8 @@ void vm_child_exited(pid_t pid, int status)
 		log_debug("reaped pid %d", (int)pid);
 		return;
 	}
-	describe_status(status, description, sizeof(description));
+	qemu_output_drain(&vm->qemu_output);
+	describe_status(status, vm->qemu_output.last_line, description, sizeof(description));
 	if (vm->state == VM_STOPPING) {
 		log_debug("%s: %s", vm->name, description);
 		vm->qemu_pid = 0;
@@ -763,7 +777,7 @@ void vm_child_exited(pid_t pid, int status)
 	if (restore_failed(vm, description))
 		return;
 
-	char error[256];
+	char error[sizeof(description) + 32];
 
 	if (vm->decoder->used > 0) {
 		/* The guest stream ended inside a frame. */
