@@ -12,9 +12,10 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "request.h"
 
-#define ARGS_MEMORY_MIN_MIB 64u
-#define ARGS_MEMORY_MAX_MIB 65536u
+#define ARGS_MEMORY_MIN_MIB DV_MEMORY_MIN_MIB
+#define ARGS_MEMORY_MAX_MIB DV_MEMORY_MAX_MIB
 
 /* The options of `run`, and of `exec`, which names a VM instead of
  * choosing a template and memory. */

@@ -487,7 +487,10 @@ static int load_template(struct vm *vm, const char *template_name, struct dv_err
 	if (vm->template == NULL)
 		return dv_error_set(err, ENOMEM, "cannot load template %s", template_name);
 	if (!dv_template_name_valid(template_name))
-		return dv_error_invalid(err, EINVAL, "invalid template name %s", template_name);
+		return dv_error_invalid(err, EINVAL,
+					"invalid template name \"%s\": use 1 to 32 of a-z, 0-9, '-' "
+					"and '_', starting with a letter or digit; list templates "
+					"with: dispvm template ls", template_name);
 	return template_metadata_load(template_name, vm->template, err);
 }
 
