@@ -165,8 +165,15 @@ static int run_option(struct cursor *cursor, struct run_options *options, struct
 		options->help = true;
 		return r;
 	}
+	/* The last of -t and -T wins. */
 	if ((r = match_flag(cursor, arg, "--tty", "-t", err)) != 0) {
 		options->tty = true;
+		options->no_tty = false;
+		return r;
+	}
+	if ((r = match_flag(cursor, arg, "--no-tty", "-T", err)) != 0) {
+		options->no_tty = true;
+		options->tty = false;
 		return r;
 	}
 	if (creates_vm && option_matches(arg, "--template", NULL, &inline_value)) {

@@ -26,6 +26,7 @@ struct run_options {
 	unsigned memory_mib;	   /* 0: the template's memory */
 	const char *start;	   /* --start: auto, pool, restore or boot; NULL: auto */
 	bool tty;		   /* -t given */
+	bool no_tty;		   /* -T given */
 	char **env;		   /* NAME=VALUE entries, allocated array */
 	size_t env_count;
 	char **command; /* COMMAND and its arguments, a tail of argv */
