@@ -311,6 +311,16 @@ static bool peer_is_us(int fd)
 		return false;
 	}
 	if (peer.uid != getuid()) {
+		char reply[160];
+		int reply_length = snprintf(reply, sizeof(reply),
+				      "{\"ok\": false, \"error\": \"this dispvmd serves uid %u, not "
+				      "uid %u; each user runs their own dispvmd\"}\n",
+				      (unsigned)getuid(), (unsigned)peer.uid);
+
+		/* One best-effort line on the fresh socket, so the client can
+		 * say why; the buffer of a new connection has room for it. */
+		if (send(fd, reply, (size_t)reply_length, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_debug("cannot send the uid error to uid %u: %m", (unsigned)peer.uid);
 		log_warning("closed a connection from uid %u (pid %d): not our uid",
 			    (unsigned)peer.uid, (int)peer.pid);
 		return false;
