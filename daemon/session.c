@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "control.h"
+#include "config.h"
 #include "log.h"
 #include "paths.h"
 #include "relay.h"
@@ -197,7 +198,7 @@ void api_start_session(struct client *client, struct json_object *request, bool 
 		send_failure(client, err.message);
 		return;
 	}
-	ret = vm_create(&parsed, template_name != NULL ? template_name : DV_DEFAULT_TEMPLATE,
+	ret = vm_create(&parsed, template_name != NULL ? template_name : config_current()->template,
 			memory_mib, client, &vm, &err);
 	if (ret < 0) {
 		for (size_t i = 0; i < fd_count; i++)

@@ -17,6 +17,7 @@
 #include "control.h"
 #include "log.h"
 #include "machine.h"
+#include "pool.h"
 #include "qemu.h"
 #include "records.h"
 #include "relay.h"
@@ -459,6 +460,8 @@ void vm_agent_ready(struct vm *vm)
 	log_info("%s: started (start %s, qemu pid %d, accel %s, agent ready after %.2f s)",
 		 vm->name, vm_start_name(vm->start), (int)vm->qemu_pid, accel_name(vm->accel),
 		 seconds_since(vm->spawned_ms));
+	if (vm->start == VM_START_POOL)
+		pool_kick();
 	relay_start(vm);
 }
 
@@ -472,15 +475,16 @@ static int load_template(struct vm *vm, const char *template_name, struct dv_err
 	return template_metadata_load(template_name, vm->template, err);
 }
 
-static unsigned default_memory(const struct vm *vm)
+unsigned vm_default_memory(const struct template_metadata *template,
+			   const struct vm_request *request)
 {
-	uint64_t memory = vm->template->memory_mib;
-	uint64_t file_mib = (vm->request.file_size + (1u << 20) - 1) >> 20;
+	uint64_t memory = template->memory_mib;
+	uint64_t file_mib = (request->file_size + (1u << 20) - 1) >> 20;
 
 	/* An open session's file lives in guest RAM. A file of up to a
 	 * quarter of the template's memory fits in it, so the VM keeps the
 	 * template's memory size and can be restored from its savefile. */
-	if (vm->request.kind == VM_KIND_OPEN && file_mib * 4 > memory)
+	if (request->kind == VM_KIND_OPEN && file_mib * 4 > memory)
 		memory += 2 * file_mib;
 	return (unsigned)memory;
 }
@@ -515,7 +519,7 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 		ret = load_template(vm, template_name, err);
 	if (ret < 0)
 		return ret;
-	vm->memory_mib = memory_mib != 0 ? memory_mib : default_memory(vm);
+	vm->memory_mib = memory_mib != 0 ? memory_mib : vm_default_memory(vm->template, &vm->request);
 	vm->command_display = vm_command_display(&vm->request);
 	if (vm->command_display == NULL)
 		return dv_error_set(err, ENOMEM, "cannot describe the command");
@@ -539,6 +543,11 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 int vm_create(struct vm_request *request, const char *template_name, unsigned memory_mib,
 	      struct client *client, struct vm **out, struct dv_error *err)
 {
+	int taken = pool_take(request, template_name, memory_mib, client, out, err);
+
+	if (taken != 0)
+		return taken < 0 ? taken : 0;
+
 	struct vm *vm = vm_alloc();
 
 	if (vm == NULL) {
@@ -567,6 +576,70 @@ int vm_create(struct vm_request *request, const char *template_name, unsigned me
 		return ret;
 	}
 	*out = vm;
+	return 0;
+}
+
+int vm_preload(const char *template_name, const char *savefile_id, struct dv_error *err)
+{
+	struct vm_request request = {.kind = VM_KIND_RUN, .start = VM_START_RESTORE};
+	struct vm *vm = vm_alloc();
+
+	if (vm == NULL)
+		return dv_error_set(err, ENOMEM, "cannot create a VM");
+	vm->request = request;
+	vm->preloaded = true;
+	snprintf(vm->savefile_id, sizeof(vm->savefile_id), "%s", savefile_id);
+
+	int ret = vm_prepare(vm, template_name, 0, err);
+
+	if (ret < 0) {
+		vm_free(vm);
+		return ret;
+	}
+	vm->next = vms;
+	vms = vm;
+	log_info("%s: preloading (template %s, %u MiB)", vm->name, vm->template->name,
+		 vm->memory_mib);
+	ret = vm_launch(vm, err);
+	if (ret < 0) {
+		dv_error_prefix(err, "%s: starting QEMU", vm->name);
+		vm_destroy(vm, err->message, NULL);
+	}
+	return ret;
+}
+
+int vm_take(struct vm *vm, struct vm_request *request, struct client *client,
+	    struct dv_error *err)
+{
+	char *display = vm_command_display(request);
+
+	if (display == NULL) {
+		vm_request_free(request);
+		return dv_error_set(err, ENOMEM, "cannot describe the command");
+	}
+	vm_request_free(&vm->request);
+	vm->request = *request;
+	memset(request, 0, sizeof(*request));
+	free(vm->command_display);
+	vm->command_display = display;
+	vm->preloaded = vm->pool_ready = false;
+	vm->start = VM_START_POOL;
+	vm->created_ms = vm->spawned_ms = loop_now_ms();
+	log_info("%s: taken from the pool (template %s, %u MiB, %s)", vm->name,
+		 vm->template->name, vm->memory_mib, vm_kind_name(vm->request.kind));
+
+	int ret = loop_timer_arm(&vm->timer, VM_TCG_AGENT_DEADLINE_MS);
+
+	if (ret < 0)
+		dv_error_set(err, -ret, "cannot arm the agent deadline");
+	else
+		ret = snapshot_cont(vm, err);
+	if (ret < 0) {
+		dv_error_prefix(err, "%s: resuming the preloaded VM", vm->name);
+		vm_destroy(vm, err->message, NULL);
+		return ret;
+	}
+	vm->client = client;
 	return 0;
 }
 
@@ -609,6 +682,7 @@ static void vm_free(struct vm *vm)
 	free(vm);
 	if (registered)
 		api_vm_freed(name);
+	pool_kick();
 	if (all_destroyed != NULL && vms == NULL) {
 		void (*done)(void) = all_destroyed;
 
