@@ -133,6 +133,24 @@ def list_vms():
     return reply["vms"]
 
 
+def list_all_vms():
+    """VMs with the pool's preloaded ones (`list` with `all`)."""
+    if not (runtime_dir() / "control.sock").exists():
+        return []
+    try:
+        reply = control_request({"op": "list", "all": True})
+    except ConnectionRefusedError:
+        return []
+    assert reply.get("ok"), f"list failed: {reply}"
+    return reply["vms"]
+
+
+def pool_qemu_pids():
+    """QEMU pids of the pool's members, loading or ready."""
+    return [vm["qemu_pid"] for vm in list_all_vms()
+            if vm["state"] in ("preloading", "preloaded")]
+
+
 def wait_until(predicate, timeout, interval=0.1):
     deadline = time.monotonic() + timeout
     while True:
