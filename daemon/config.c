@@ -148,13 +148,13 @@ static int handle_template(struct parse_state *state, const char *section, const
 	if (!dv_template_name_valid(template))
 		return fail(state, "invalid template name in [%.64s]: use 1 to 32 of a-z, 0-9, "
 			    "'_' and '-'", section);
-	entry = template_entry(&state->config, template);
-	if (entry == NULL)
-		return fail(state, "too many template sections at [%.64s]: at most %u", section,
-			    CONFIG_MAX_TEMPLATES);
 	if (strcmp(name, "pool_size") == 0) {
 		if (parse_number(value, CONFIG_MAX_POOL_SIZE, &number) < 0)
 			return invalid_value(state, section, name, value, "must be 0..16");
+		entry = template_entry(&state->config, template);
+		if (entry == NULL)
+			return fail(state, "too many template sections at [%.64s]: at most %u",
+				    section, CONFIG_MAX_TEMPLATES);
 		entry->pool_size = (unsigned)number;
 		return 1;
 	}
