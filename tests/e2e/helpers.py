@@ -202,9 +202,11 @@ def _all_pids():
 def daemon_pids():
     """Live dispvmd processes that serve this suite's runtime dir."""
     marker = f"XDG_RUNTIME_DIR={os.environ.get('XDG_RUNTIME_DIR', '')}".encode()
-    return [pid for pid in _all_pids()
-            if os.path.basename(_process_exe(pid)).startswith("dispvmd")
-            and marker in _process_environ(pid) and pid_alive(pid)]
+    found = [pid for pid in _all_pids()
+             if os.path.basename(_process_exe(pid)).startswith("dispvmd")
+             and marker in _process_environ(pid) and pid_alive(pid)]
+    # A child the daemon just forked runs dispvmd's image until it execs QEMU.
+    return [pid for pid in found if _parent_pid(pid) not in found]
 
 
 def suite_qemu_pids(known_daemons=()):
