@@ -31,9 +31,12 @@ static const struct mount_point mount_points[] = {
 	{"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"},
 	{"tmpfs", "/tmp", "tmpfs", NOSUID_NODEV, "mode=1777"},
 	{"tmpfs", "/run", "tmpfs", NOSUID_NODEV, "mode=0755"},
-	/* The initramfs root is limited to half of guest RAM; a file opened
-	 * in the guest gets most of it. The host sizes guest RAM for the file. */
-	{"tmpfs", "/home", "tmpfs", NOSUID_NODEV, "mode=0755,size=90%"},
+	/* Its own tmpfs, so that the user's files do not compete with the
+	 * root file system. Half of guest RAM: a session that fills it gets
+	 * ENOSPC while the guest keeps memory to run, where a larger size
+	 * ends in the OOM killer. The host gives an open session enough RAM
+	 * for its file. */
+	{"tmpfs", "/home", "tmpfs", NOSUID_NODEV, "mode=0755,size=50%"},
 	{"cgroup2", "/sys/fs/cgroup", "cgroup2", NOSUID_NODEV | MS_NOEXEC, NULL},
 };
 

@@ -155,10 +155,12 @@ static int check_template(const char *name, struct dv_error *err)
 	return 0;
 }
 
-/* Parse one option of `run` at the cursor. Returns 1 when it matched, 0
- * when it is unknown, or a negative errno value. */
+/* Parse one option of `run` or `exec` at the cursor (exec has no
+ * --template, --start and --memory: its VM runs already). Returns 1 when it
+ * matched, 0 when it is unknown, or a negative errno value. */
 static int run_option(struct cursor *cursor, struct run_options *options, struct dv_error *err)
 {
+	bool creates_vm = strcmp(cursor->verb, "run") == 0;
 	const char *arg = cursor->argv[cursor->index];
 	const char *inline_value;
 	const char *value = NULL;
@@ -172,16 +174,16 @@ static int run_option(struct cursor *cursor, struct run_options *options, struct
 		options->tty = true;
 		return r;
 	}
-	if (option_matches(arg, "--template", NULL, &inline_value)) {
+	if (creates_vm && option_matches(arg, "--template", NULL, &inline_value)) {
 		if ((r = take_value(cursor, "--template", inline_value, &value, err)) < 0 ||
 		    (r = check_template(value, err)) < 0)
 			return r;
 		options->template_name = value;
 		return 1;
 	}
-	if ((r = start_option(cursor, arg, &options->start, err)) != 0)
+	if (creates_vm && (r = start_option(cursor, arg, &options->start, err)) != 0)
 		return r;
-	if (option_matches(arg, "--memory", NULL, &inline_value)) {
+	if (creates_vm && option_matches(arg, "--memory", NULL, &inline_value)) {
 		if ((r = take_value(cursor, "--memory", inline_value, &value, err)) < 0 ||
 		    (r = args_parse_memory(value, &options->memory_mib, err)) < 0)
 			return r;
@@ -197,38 +199,62 @@ static int run_option(struct cursor *cursor, struct run_options *options, struct
 	return 0;
 }
 
-int args_parse_run(int argc, char *argv[], struct run_options *options, struct dv_error *err)
+/* The options of run or exec, up to COMMAND. For exec the first word
+ * that is not an option is the VM name, and options may follow it. */
+static int parse_command_options(struct cursor *cursor, struct run_options *options,
+				 bool takes_name, struct dv_error *err)
 {
-	struct cursor cursor = {argc, argv, 1, "run"};
+	int r;
+
+	for (; cursor->index < cursor->argc; cursor->index++) {
+		const char *arg = cursor->argv[cursor->index];
+
+		if (strcmp(arg, "--") == 0) {
+			cursor->index++;
+			return 0;
+		}
+		if (!is_option(arg) && takes_name && options->vm_name == NULL) {
+			options->vm_name = arg;
+			continue;
+		}
+		if (!is_option(arg))
+			return 0;
+		r = run_option(cursor, options, err);
+		if (r == 0)
+			r = unknown_option(cursor, arg, err);
+		if (r < 0)
+			return r;
+		if (options->help)
+			return 0;
+	}
+	return 0;
+}
+
+static int parse_command_verb(int argc, char *argv[], const char *verb,
+			      struct run_options *options, struct dv_error *err)
+{
+	struct cursor cursor = {argc, argv, 1, verb};
+	bool takes_name = strcmp(verb, "exec") == 0;
 	int r = 0;
 
 	*options = (struct run_options){0};
 	options->env = calloc((size_t)argc + 1, sizeof(*options->env));
 	if (options->env == NULL)
-		return dv_error_set(err, ENOMEM, "cannot parse the arguments of 'run'");
-
-	for (; cursor.index < argc; cursor.index++) {
-		const char *arg = argv[cursor.index];
-
-		if (strcmp(arg, "--") == 0) {
-			cursor.index++;
-			break;
-		}
-		if (!is_option(arg))
-			break;
-		r = run_option(&cursor, options, err);
-		if (r == 0)
-			r = unknown_option(&cursor, arg, err);
-		if (r < 0)
-			goto fail;
-		if (options->help)
-			return 0;
+		return dv_error_set(err, ENOMEM, "cannot parse the arguments of '%s'", verb);
+	r = parse_command_options(&cursor, options, takes_name, err);
+	if (r < 0)
+		goto fail;
+	if (options->help)
+		return 0;
+	if (takes_name && options->vm_name == NULL) {
+		r = dv_error_invalid(err, EINVAL, "'exec' requires a VM NAME; list VMs with: dispvm ls");
+		goto fail;
 	}
-
 	options->command = argv + cursor.index;
 	options->command_count = (size_t)(argc - cursor.index);
 	if (options->command_count == 0) {
-		r = dv_error_invalid(err, EINVAL, "'run' requires a COMMAND; see 'dispvm run --help'");
+		r = dv_error_invalid(err, EINVAL, "'%s' requires a COMMAND; see 'dispvm %s --help'",
+				     verb, verb);
 		goto fail;
 	}
 	return 0;
@@ -236,6 +262,16 @@ int args_parse_run(int argc, char *argv[], struct run_options *options, struct d
 fail:
 	args_free_run(options);
 	return r;
+}
+
+int args_parse_run(int argc, char *argv[], struct run_options *options, struct dv_error *err)
+{
+	return parse_command_verb(argc, argv, "run", options, err);
+}
+
+int args_parse_exec(int argc, char *argv[], struct run_options *options, struct dv_error *err)
+{
+	return parse_command_verb(argc, argv, "exec", options, err);
 }
 
 void args_free_run(struct run_options *options)

@@ -16,8 +16,11 @@
 #define ARGS_MEMORY_MIN_MIB 64u
 #define ARGS_MEMORY_MAX_MIB 65536u
 
+/* The options of `run`, and of `exec`, which names a VM instead of
+ * choosing a template and memory. */
 struct run_options {
 	bool help;
+	const char *vm_name;	   /* exec: the running VM */
 	const char *template_name; /* NULL: the daemon's default template */
 	unsigned memory_mib;	   /* 0: the template's memory */
 	const char *start;	   /* --start: auto, pool, restore or boot; NULL: auto */
@@ -51,6 +54,10 @@ struct kill_options {
 
 int args_parse_run(int argc, char *argv[], struct run_options *options, struct dv_error *err);
 void args_free_run(struct run_options *options);
+
+/* `exec NAME [-t] [-e NAME=VALUE]... [--] COMMAND [ARG]...`; free with
+ * args_free_run. */
+int args_parse_exec(int argc, char *argv[], struct run_options *options, struct dv_error *err);
 
 int args_parse_open(int argc, char *argv[], struct open_options *options, struct dv_error *err);
 int args_parse_ls(int argc, char *argv[], struct ls_options *options, struct dv_error *err);

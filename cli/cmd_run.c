@@ -1,3 +1,5 @@
+/* `run` and `exec`: a command in a new VM, or in one that runs already.
+ * Both relay the same streams and report the same exit statuses. */
 #include <stdio.h>
 
 #include <json-c/json.h>
@@ -28,14 +30,35 @@ static const char run_usage[] =
 	"The exit status is COMMAND's, 128+N when a signal N killed it, 126 when it\n"
 	"could not be executed, 127 when it was not found, and 125 when dispvm failed.\n";
 
+static const char exec_usage[] =
+	"Usage: dispvm exec NAME [OPTION]... [--] COMMAND [ARG]...\n"
+	"Run COMMAND in the running disposable VM NAME (see 'dispvm ls'), connected\n"
+	"to this terminal's standard input, output and error. The VM stays when\n"
+	"COMMAND ends: it lives as long as the run or open that created it, and\n"
+	"when that ends COMMAND is killed and exec fails with status 125.\n"
+	"A VM that is still starting is waited for.\n"
+	"\n"
+	"  -t, --tty        run COMMAND under a terminal in the guest; the default when\n"
+	"                   standard input and output are both terminals\n"
+	"  -e NAME=VALUE    set the environment variable NAME for COMMAND; repeatable\n"
+	"  -h, --help       print this help and exit\n"
+	"\n"
+	"The exit status is COMMAND's, 128+N when a signal N killed it, 126 when it\n"
+	"could not be executed, 127 when it was not found, and 125 when dispvm failed.\n"
+	"Killing this command ends COMMAND only; the VM stays. A VM runs at most 16\n"
+	"commands at once.\n";
+
 static struct json_object *build_request(const struct run_options *options,
 					 const struct session *session)
 {
 	struct json_object *request = json_object_new_object();
 	struct json_object *argv = json_object_new_array();
 	struct json_object *env = json_object_new_array();
+	bool exec = options->vm_name != NULL;
 
-	json_object_object_add(request, "op", json_object_new_string("run"));
+	json_object_object_add(request, "op", json_object_new_string(exec ? "exec" : "run"));
+	if (exec)
+		json_object_object_add(request, "name", json_object_new_string(options->vm_name));
 	for (size_t i = 0; i < options->command_count; i++)
 		json_object_array_add(argv, json_object_new_string(options->command[i]));
 	json_object_object_add(request, "argv", argv);
@@ -66,6 +89,7 @@ static int run_session(const struct run_options *options)
 	if ((r = session_start(&session, request, &err)) < 0)
 		goto out;
 	session_add_stdio(&session, &relay);
+	relay.joins_vm = options->vm_name != NULL;
 	r = session_relay(&session, &relay, &err);
 out:
 	r = session_report(&relay, r, &err);
@@ -74,16 +98,19 @@ out:
 	return r;
 }
 
-int cmd_run(int argc, char *argv[])
+/* `run` and `exec` differ only in their parser and help. */
+static int run_or_exec(int argc, char *argv[],
+		       int (*parse)(int, char **, struct run_options *, struct dv_error *),
+		       const char *usage)
 {
 	struct run_options options;
 	struct dv_error err = {0};
 	int status;
 
-	if (args_parse_run(argc, argv, &options, &err) < 0)
+	if (parse(argc, argv, &options, &err) < 0)
 		return cmd_fail(err.message);
 	if (options.help) {
-		fputs(run_usage, stdout);
+		fputs(usage, stdout);
 		args_free_run(&options);
 		return 0;
 	}
@@ -96,4 +123,14 @@ int cmd_run(int argc, char *argv[])
 	status = run_session(&options);
 	args_free_run(&options);
 	return status;
+}
+
+int cmd_run(int argc, char *argv[])
+{
+	return run_or_exec(argc, argv, args_parse_run, run_usage);
+}
+
+int cmd_exec(int argc, char *argv[])
+{
+	return run_or_exec(argc, argv, args_parse_exec, exec_usage);
 }

@@ -4,6 +4,8 @@
 #define DISPVM_CLI_COMMANDS_H
 
 int cmd_run(int argc, char *argv[]);
+/* In cmd_run.c: a command in a running VM. */
+int cmd_exec(int argc, char *argv[]);
 int cmd_open(int argc, char *argv[]);
 int cmd_ls(int argc, char *argv[]);
 int cmd_kill(int argc, char *argv[]);

@@ -12,6 +12,8 @@ static const char main_usage[] =
 	"\n"
 	"Commands:\n"
 	"  run [OPTION]... [--] COMMAND [ARG]...  run COMMAND in a new VM\n"
+	"  exec NAME [OPTION]... [--] COMMAND [ARG]...\n"
+	"                                         run COMMAND in the running VM NAME\n"
 	"  open [OPTION]... FILE                  edit a copy of FILE in a new VM\n"
 	"  ls [--json]                            list the running VMs\n"
 	"  kill NAME...                           destroy VMs\n"
@@ -32,6 +34,7 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{"run", cmd_run},
+	{"exec", cmd_exec},
 	{"open", cmd_open},
 	{"ls", cmd_ls},
 	{"kill", cmd_kill},

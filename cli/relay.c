@@ -53,6 +53,8 @@ static int stream_read(struct relay_stream *stream, struct dv_error *err)
 	n = room == 0 ? 0 : read(stream->src, stream->buffer, room);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
+	if (stream->hangup_ends && (n == 0 || (n < 0 && errno == EIO)))
+		return dv_error_invalid(err, EIO, "the terminal hung up; the VM is destroyed");
 	if (n < 0 && stream->role == RELAY_INPUT)
 		return dv_error_set(err, errno, "cannot read %s", stream->name);
 	if (n <= 0) {
@@ -121,7 +123,7 @@ static void handle_started(struct relay *relay, struct json_object *event)
 
 	copy_string(event, "name", relay->vm_name, sizeof(relay->vm_name));
 	copy_string(event, "accel", accel, sizeof(accel));
-	if (strcmp(accel, "tcg") == 0)
+	if (strcmp(accel, "tcg") == 0 && !relay->joins_vm)
 		fprintf(stderr, "dispvm: note: %s runs under TCG emulation (KVM is unavailable), so it is slower%s",
 			relay->vm_name, relay->tty ? "\r\n" : "\n");
 }

@@ -30,6 +30,9 @@ struct relay_stream {
 	uint64_t limit;	      /* bytes to read from src at most, UINT64_MAX for all */
 	bool exact;	      /* end of file before `limit` is an error */
 	bool is_stdout;	      /* EPIPE sends SIGPIPE to the command */
+	/* src is a terminal in raw mode, where ^D is an ordinary byte: end of
+	 * input there means the terminal hung up, which ends the session. */
+	bool hangup_ends;
 	void (*on_data)(void *context, const void *data, size_t length);
 	void *context;
 
@@ -45,6 +48,7 @@ struct relay_stream {
 struct relay {
 	int control_fd;
 	bool tty;
+	bool joins_vm; /* exec: the VM ran before, so no note on its accelerator */
 	struct relay_stream streams[RELAY_MAX_STREAMS];
 	size_t stream_count;
 

@@ -80,6 +80,7 @@ void session_add_stdio(struct session *session, struct relay *relay)
 	struct relay_stream in = {
 		.name = "standard input", .role = RELAY_INPUT, .limit = UINT64_MAX,
 		.src = STDIN_FILENO, .dst = session->local[SESSION_STDIN],
+		.hangup_ends = session->tty && isatty(STDIN_FILENO),
 	};
 	struct relay_stream out = {
 		.name = "standard output", .role = RELAY_OUTPUT, .limit = UINT64_MAX,

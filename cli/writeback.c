@@ -293,6 +293,11 @@ static int commit_received(struct writeback *writeback, const struct file_record
 		*result = WRITEBACK_UNCHANGED;
 		return 0;
 	}
+	/* Keep the owner where we may (root, or a group we belong to); an
+	 * ordinary user's file is theirs already. Set it before the mode,
+	 * because chown clears the set-id bits. */
+	if (fchown(writeback->fd, original->st.st_uid, original->st.st_gid) < 0 && errno != EPERM)
+		return dv_error_set(err, errno, "cannot set the owner of the edited copy of %s", writeback->path);
 	if (fchmod(writeback->fd, original->st.st_mode & 07777) < 0)
 		return dv_error_set(err, errno, "cannot set the mode of the edited copy of %s", writeback->path);
 	if (fsync(writeback->fd) < 0)

@@ -1,4 +1,4 @@
-/* Control requests: version, list, kill, run, open, signal, resize. */
+/* Control requests: version, list, kill, run, open, exec, signal, resize. */
 #include "api.h"
 
 #include <errno.h>
@@ -82,8 +82,9 @@ static struct json_object *describe_vm(const struct vm *vm, int64_t now)
 	json_object_object_add(entry, "memory_mib", json_object_new_int64(vm->memory_mib));
 	json_object_object_add(entry, "uptime_ms", json_object_new_int64(now - vm->created_ms));
 	json_object_object_add(entry, "command", json_object_new_string(vm->command_display));
-	json_object_object_add(entry, "kind", json_object_new_string(vm_kind_name(vm->request.kind)));
+	json_object_object_add(entry, "kind", json_object_new_string(vm_kind_name(vm->kind)));
 	json_object_object_add(entry, "start", json_object_new_string(vm_start_name(vm->start)));
+	json_object_object_add(entry, "sessions", json_object_new_int((int)relay_session_count(vm)));
 	json_object_object_add(entry, "qemu_pid", json_object_new_int(vm->qemu_pid));
 	return entry;
 }
@@ -100,7 +101,7 @@ static void handle_list(struct client *client, struct json_object *request)
 	/* VMs that build savefiles are the daemon's own business; preloaded
 	 * ones are listed on request. */
 	for (struct vm *vm = vm_first(); vm != NULL; vm = vm->next) {
-		if (vm->request.kind != VM_KIND_SAVE && (all || !vm->preloaded))
+		if (vm->kind != VM_KIND_SAVE && (all || !vm->preloaded))
 			json_object_array_add(vms, describe_vm(vm, now));
 	}
 	json_object_object_add(reply, "vms", vms);
@@ -220,7 +221,7 @@ static void handle_signal(struct client *client, struct json_object *request)
 {
 	struct json_object *member;
 
-	if (client->vm == NULL) {
+	if (client->session == NULL) {
 		client_send_error(client, "signal needs a running session on this connection");
 		return;
 	}
@@ -236,14 +237,14 @@ static void handle_signal(struct client *client, struct json_object *request)
 		client_send_error(client, "invalid signal %d: must be 1..64", signo);
 		return;
 	}
-	relay_send_signal(client->vm, (uint32_t)signo);
+	relay_send_signal(client->session, (uint32_t)signo);
 }
 
 static void handle_resize(struct client *client, struct json_object *request)
 {
 	struct json_object *rows, *cols;
 
-	if (client->vm == NULL) {
+	if (client->session == NULL) {
 		client_send_error(client, "resize needs a running session on this connection");
 		return;
 	}
@@ -254,7 +255,7 @@ static void handle_resize(struct client *client, struct json_object *request)
 		client_send_error(client, "invalid resize request: rows and cols must be 1..65535");
 		return;
 	}
-	relay_send_resize(client->vm, (uint16_t)json_object_get_int(rows),
+	relay_send_resize(client->session, (uint16_t)json_object_get_int(rows),
 			  (uint16_t)json_object_get_int(cols));
 }
 
@@ -267,6 +268,10 @@ void api_handle(struct client *client, struct json_object *request, int *fds, si
 
 	if (op != NULL && (strcmp(op, "run") == 0 || strcmp(op, "open") == 0)) {
 		api_start_session(client, request, strcmp(op, "open") == 0, fds, fd_count);
+		return;
+	}
+	if (op != NULL && strcmp(op, "exec") == 0) {
+		api_start_exec(client, request, fds, fd_count);
 		return;
 	}
 	/* Other requests take no fds. */

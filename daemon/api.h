@@ -23,3 +23,8 @@ void api_client_closed(struct client *client);
 /* Start a run (`open` false) or open session; in session.c. */
 void api_start_session(struct client *client, struct json_object *request, bool open,
 		       int *fds, size_t fd_count);
+
+/* Start an exec session in the running VM the request names; in
+ * session.c. */
+void api_start_exec(struct client *client, struct json_object *request, int *fds,
+		    size_t fd_count);

@@ -14,6 +14,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "relay.h"
 #include "vm.h"
 
 static struct loop_source listen_source = {.fd = -1};
@@ -59,14 +60,12 @@ static void close_fds(int *fds, size_t count)
 
 static void client_close(struct client *client)
 {
-	struct vm *vm = client->vm;
+	struct vm_session *session = client->session;
 
 	api_client_closed(client);
-	client->vm = NULL;
-	if (vm != NULL) {
-		vm->client = NULL;
-		vm_destroy(vm, "client closed the connection", NULL);
-	}
+	client->session = NULL;
+	if (session != NULL)
+		relay_client_left(session);
 	for (struct client **link = &clients; *link != NULL; link = &(*link)->next) {
 		if (*link == client) {
 			*link = client->next;
@@ -143,9 +142,9 @@ void client_send_error(struct client *client, const char *format, ...)
 
 void client_finish(struct client *client)
 {
-	if (client->vm != NULL)
-		client->vm->client = NULL;
-	client->vm = NULL;
+	if (client->session != NULL)
+		client->session->client = NULL;
+	client->session = NULL;
 	client->closing = true;
 	update_events(client);
 }

@@ -16,7 +16,7 @@
 /* Maximum number of fds one request may carry (open takes five). */
 #define CONTROL_MAX_FDS 8
 
-struct vm;
+struct vm_session;
 
 struct client {
 	int fd;
@@ -25,7 +25,7 @@ struct client {
 	struct buffer output;
 	int fds[CONTROL_MAX_FDS]; /* received and not yet taken by a request */
 	size_t fd_count;
-	struct vm *vm; /* the VM of a run or open session */
+	struct vm_session *session; /* of a run, open or exec request */
 	bool closing;  /* close once the output is written */
 	struct client *next;
 };
@@ -43,8 +43,8 @@ void client_send(struct client *client, struct json_object *message);
 void client_send_error(struct client *client, const char *format, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Detach the client's VM and close the connection once the queued output
- * is written. */
+/* Detach the client's session and close the connection once the queued
+ * output is written. */
 void client_finish(struct client *client);
 
 /* Close the listening socket. Connected clients stay, so they still get

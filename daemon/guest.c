@@ -25,41 +25,92 @@ void guest_decoder_identity_sent(struct guest_decoder *decoder)
 	decoder->identity_sent = true;
 }
 
-void guest_decoder_start(struct guest_decoder *decoder, uint32_t channel, uint32_t flags)
+/* Slot of live `channel`, or -1. */
+static int channel_slot(const struct guest_decoder *decoder, uint32_t channel)
 {
-	decoder->channel = channel;
-	decoder->start_flags = flags;
-	decoder->channel_ended = false;
-	for (int type = DV_MSG_STDIN; type <= DV_MSG_FILE_OUT; type++) {
-		decoder->streams[type].credit = DV_INITIAL_WINDOW;
-		decoder->streams[type].ended = false;
+	if (channel == 0)
+		return -1;
+	for (unsigned i = 0; i < GUEST_MAX_CHANNELS; i++) {
+		if (decoder->channels[i].id == channel)
+			return (int)i;
 	}
-	decoder->file_announced = false;
-	decoder->file_remaining = 0;
+	return -1;
 }
 
-void guest_decoder_grant(struct guest_decoder *decoder, uint16_t stream, uint32_t increment)
+static struct guest_channel *find_channel(struct guest_decoder *decoder, uint32_t channel)
 {
-	if (dv_is_data_type(stream))
-		decoder->streams[stream].credit += increment;
+	int slot = channel_slot(decoder, channel);
+
+	return slot < 0 ? NULL : &decoder->channels[slot];
 }
 
-uint64_t guest_decoder_credit(const struct guest_decoder *decoder, uint16_t stream)
+int guest_decoder_start(struct guest_decoder *decoder, uint32_t channel, uint32_t flags)
 {
-	if (!dv_is_data_type(stream) || decoder->streams[stream].ended)
+	if (channel == 0 || channel > DV_MAX_CHANNEL || channel <= decoder->highest_started)
+		return -EINVAL;
+
+	struct guest_channel *slot = NULL;
+
+	for (unsigned i = 0; slot == NULL && i < GUEST_MAX_CHANNELS; i++) {
+		if (decoder->channels[i].id == 0)
+			slot = &decoder->channels[i];
+	}
+	if (slot == NULL)
+		return -ENOSPC;
+	memset(slot, 0, sizeof(*slot));
+	slot->id = channel;
+	slot->start_flags = flags;
+	for (int type = DV_MSG_STDIN; type <= DV_MSG_FILE_OUT; type++)
+		slot->streams[type].credit = DV_INITIAL_WINDOW;
+	decoder->highest_started = channel;
+	return 0;
+}
+
+unsigned guest_decoder_live(const struct guest_decoder *decoder)
+{
+	unsigned count = 0;
+
+	for (unsigned i = 0; i < GUEST_MAX_CHANNELS; i++)
+		count += decoder->channels[i].id != 0;
+	return count;
+}
+
+void guest_decoder_grant(struct guest_decoder *decoder, uint32_t channel, uint16_t stream,
+			 uint32_t increment)
+{
+	struct guest_channel *state = find_channel(decoder, channel);
+
+	if (state != NULL && dv_is_data_type(stream))
+		state->streams[stream].credit += increment;
+}
+
+uint64_t guest_decoder_credit(const struct guest_decoder *decoder, uint32_t channel,
+			      uint16_t stream)
+{
+	int slot = channel_slot(decoder, channel);
+
+	if (slot < 0 || !dv_is_data_type(stream))
 		return 0;
-	return decoder->streams[stream].credit;
+
+	const struct guest_stream *state = &decoder->channels[slot].streams[stream];
+
+	return state->ended ? 0 : state->credit;
 }
 
-void guest_decoder_sent(struct guest_decoder *decoder, uint16_t stream, size_t length)
+void guest_decoder_sent(struct guest_decoder *decoder, uint32_t channel, uint16_t stream,
+			size_t length)
 {
-	struct guest_stream *state = &decoder->streams[stream];
+	struct guest_channel *state = find_channel(decoder, channel);
 
+	if (state == NULL || !dv_is_data_type(stream))
+		return;
 	if (length == 0) {
-		state->ended = true;
+		state->streams[stream].ended = true;
 		return;
 	}
-	state->credit = length <= state->credit ? state->credit - length : 0;
+	uint64_t *credit = &state->streams[stream].credit;
+
+	*credit = length <= *credit ? *credit - length : 0;
 }
 
 static int violation(struct guest_decoder *decoder, const struct dv_header *header,
@@ -136,17 +187,20 @@ void guest_sanitize_text(const uint8_t *untrusted_text, size_t length, char *out
 		out[used < size ? used : size - 1] = '\0';
 }
 
-static int check_session_frame(struct guest_decoder *decoder, const struct dv_header *header)
+/* Find the live channel of a session frame, or report the violation. */
+static int check_session_frame(struct guest_decoder *decoder, const struct dv_header *header,
+			       struct guest_channel **out)
 {
 	if (!decoder->hello_seen)
 		return violation(decoder, header, "frame before HELLO");
 	if (!decoder->ready_seen)
 		return violation(decoder, header, "session frame before READY");
-	if (decoder->channel == 0 || header->channel != decoder->channel)
-		return violation(decoder, header, "frame on a channel the host did not start");
-	if (decoder->channel_ended)
+	*out = find_channel(decoder, header->channel);
+	if (*out != NULL)
+		return 0;
+	if (header->channel != 0 && header->channel <= decoder->highest_started)
 		return violation(decoder, header, "frame after EXIT on its channel");
-	return 0;
+	return violation(decoder, header, "frame on a channel the host did not start");
 }
 
 static int handle_hello(struct guest_decoder *decoder, const struct dv_header *header,
@@ -176,23 +230,34 @@ static int handle_ready(struct guest_decoder *decoder, const struct dv_header *h
 	return callbacks->ready(data);
 }
 
-static int check_file_out(struct guest_decoder *decoder, const struct dv_header *header)
+/* One checked frame of a live channel, on its way to a callback. */
+struct session_frame {
+	const struct dv_header *header;
+	const uint8_t *untrusted_payload;
+	struct guest_channel *channel;
+	const struct guest_callbacks *callbacks;
+	void *data;
+};
+
+static int check_file_out(struct guest_decoder *decoder, const struct session_frame *frame)
 {
-	if (!decoder->file_announced)
+	struct guest_channel *channel = frame->channel;
+	const struct dv_header *header = frame->header;
+
+	if (!channel->file_announced)
 		return violation(decoder, header, "FILE_OUT before FILE_CHANGED");
-	if (header->length > decoder->file_remaining)
+	if (header->length > channel->file_remaining)
 		return violation(decoder, header, "FILE_OUT longer than FILE_CHANGED announced");
-	if (header->length == 0 && decoder->file_remaining != 0)
+	if (header->length == 0 && channel->file_remaining != 0)
 		return violation(decoder, header, "FILE_OUT shorter than FILE_CHANGED announced");
-	decoder->file_remaining -= header->length;
+	channel->file_remaining -= header->length;
 	return 0;
 }
 
-static int handle_output(struct guest_decoder *decoder, const struct dv_header *header,
-			 const uint8_t *untrusted_payload, const struct guest_callbacks *callbacks,
-			 void *data)
+static int handle_output(struct guest_decoder *decoder, const struct session_frame *frame)
 {
-	struct guest_stream *stream = &decoder->streams[header->type];
+	const struct dv_header *header = frame->header;
+	struct guest_stream *stream = &frame->channel->streams[header->type];
 	int ret;
 
 	if (stream->ended)
@@ -200,7 +265,7 @@ static int handle_output(struct guest_decoder *decoder, const struct dv_header *
 	if (header->length > stream->credit)
 		return violation(decoder, header, "data beyond the stream's window");
 	if (header->type == DV_MSG_FILE_OUT) {
-		ret = check_file_out(decoder, header);
+		ret = check_file_out(decoder, frame);
 		if (ret < 0)
 			return ret;
 	}
@@ -209,49 +274,52 @@ static int handle_output(struct guest_decoder *decoder, const struct dv_header *
 		stream->ended = true;
 	/* The payload is checked: its length fits the window, and its bytes
 	 * are opaque data that the host only copies. */
-	return callbacks->output(data, header->type, untrusted_payload, header->length);
+	return frame->callbacks->output(frame->data, header->channel, header->type,
+					frame->untrusted_payload, header->length);
 }
 
-static int handle_window(struct guest_decoder *decoder, const struct dv_header *header,
-			 const uint8_t *untrusted_payload, const struct guest_callbacks *callbacks,
-			 void *data)
+static int handle_window(struct guest_decoder *decoder, const struct session_frame *frame)
 {
-	uint32_t stream = dv_get_u32(untrusted_payload);
-	uint32_t increment = dv_get_u32(untrusted_payload + 4);
+	const struct dv_header *header = frame->header;
+	uint32_t stream = dv_get_u32(frame->untrusted_payload);
+	uint32_t increment = dv_get_u32(frame->untrusted_payload + 4);
+	struct guest_stream *state;
 
 	if (stream != DV_MSG_STDIN && stream != DV_MSG_FILE_IN)
 		return violation(decoder, header, "WINDOW for a stream the guest does not receive");
 	if (increment == 0)
 		return violation(decoder, header, "WINDOW with zero increment");
-	if (decoder->streams[stream].credit + increment > GUEST_MAX_CREDIT)
+	state = &frame->channel->streams[stream];
+	if (state->credit + increment > GUEST_MAX_CREDIT)
 		return violation(decoder, header, "WINDOW credit above the limit");
-	decoder->streams[stream].credit += increment;
-	return callbacks->window(data, (uint16_t)stream, increment);
+	state->credit += increment;
+	return frame->callbacks->window(frame->data, header->channel, (uint16_t)stream,
+					increment);
 }
 
-static int handle_file_changed(struct guest_decoder *decoder, const struct dv_header *header,
-			       const uint8_t *untrusted_payload,
-			       const struct guest_callbacks *callbacks, void *data)
+static int handle_file_changed(struct guest_decoder *decoder, const struct session_frame *frame)
 {
-	uint64_t size = dv_get_u64(untrusted_payload);
+	const struct dv_header *header = frame->header;
+	struct guest_channel *channel = frame->channel;
+	uint64_t size = dv_get_u64(frame->untrusted_payload);
 
-	if (!(decoder->start_flags & DV_START_FILE))
+	if (!(channel->start_flags & DV_START_FILE))
 		return violation(decoder, header, "FILE_CHANGED in a session without a file");
-	if (decoder->start_flags & DV_START_VIEW_ONLY)
+	if (channel->start_flags & DV_START_VIEW_ONLY)
 		return violation(decoder, header, "FILE_CHANGED in a view-only session");
-	if (decoder->file_announced)
+	if (channel->file_announced)
 		return violation(decoder, header, "second FILE_CHANGED");
-	decoder->file_announced = true;
-	decoder->file_remaining = size;
-	return callbacks->file_changed(data, size);
+	channel->file_announced = true;
+	channel->file_remaining = size;
+	return frame->callbacks->file_changed(frame->data, header->channel, size);
 }
 
-static int handle_exit(struct guest_decoder *decoder, const struct dv_header *header,
-		       const uint8_t *untrusted_payload, const struct guest_callbacks *callbacks,
-		       void *data)
+static int handle_exit(struct guest_decoder *decoder, const struct session_frame *frame)
 {
-	uint32_t kind = dv_get_u32(untrusted_payload);
-	int32_t value = (int32_t)dv_get_u32(untrusted_payload + 4);
+	const struct dv_header *header = frame->header;
+	struct guest_channel *channel = frame->channel;
+	uint32_t kind = dv_get_u32(frame->untrusted_payload);
+	int32_t value = (int32_t)dv_get_u32(frame->untrusted_payload + 4);
 	char message[DV_MAX_EXIT_MESSAGE * 2 + 1];
 
 	if (kind < DV_EXIT_CODE || kind > DV_EXIT_FAILED)
@@ -260,24 +328,30 @@ static int handle_exit(struct guest_decoder *decoder, const struct dv_header *he
 		return violation(decoder, header, "EXIT status out of range 0..255");
 	if (kind == DV_EXIT_SIGNAL && (value < 1 || value > 64))
 		return violation(decoder, header, "EXIT signal out of range 1..64");
-	if (decoder->file_announced && decoder->file_remaining != 0)
+	if (channel->file_announced && channel->file_remaining != 0)
 		return violation(decoder, header, "EXIT before the whole FILE_OUT");
-	decoder->channel_ended = true;
-	guest_sanitize_text(untrusted_payload + DV_EXIT_FIXED_SIZE,
+	/* EXIT ends the channel: its slot is free for the next session. */
+	memset(channel, 0, sizeof(*channel));
+	guest_sanitize_text(frame->untrusted_payload + DV_EXIT_FIXED_SIZE,
 			    header->length - DV_EXIT_FIXED_SIZE, message, sizeof(message));
-	return callbacks->exit(data, kind, value, message);
+	return frame->callbacks->exit(frame->data, header->channel, kind, value, message);
 }
 
 static int dispatch(struct guest_decoder *decoder, const struct dv_header *header,
 		    const uint8_t *untrusted_payload, const struct guest_callbacks *callbacks,
 		    void *data)
 {
+	struct session_frame frame = {
+		.header = header, .untrusted_payload = untrusted_payload,
+		.callbacks = callbacks, .data = data,
+	};
+
 	if (header->type == DV_MSG_HELLO)
 		return handle_hello(decoder, header, untrusted_payload, callbacks, data);
 	if (header->type == DV_MSG_READY)
 		return handle_ready(decoder, header, callbacks, data);
 
-	int ret = check_session_frame(decoder, header);
+	int ret = check_session_frame(decoder, header, &frame.channel);
 
 	if (ret < 0)
 		return ret;
@@ -285,13 +359,13 @@ static int dispatch(struct guest_decoder *decoder, const struct dv_header *heade
 	case DV_MSG_STDOUT:
 	case DV_MSG_STDERR:
 	case DV_MSG_FILE_OUT:
-		return handle_output(decoder, header, untrusted_payload, callbacks, data);
+		return handle_output(decoder, &frame);
 	case DV_MSG_WINDOW:
-		return handle_window(decoder, header, untrusted_payload, callbacks, data);
+		return handle_window(decoder, &frame);
 	case DV_MSG_FILE_CHANGED:
-		return handle_file_changed(decoder, header, untrusted_payload, callbacks, data);
+		return handle_file_changed(decoder, &frame);
 	case DV_MSG_EXIT:
-		return handle_exit(decoder, header, untrusted_payload, callbacks, data);
+		return handle_exit(decoder, &frame);
 	default:
 		return violation(decoder, header, "message type not handled by the host");
 	}

@@ -238,7 +238,7 @@ static struct vm *ready_member(const char *template)
 }
 
 int pool_take(struct vm_request *request, const char *template_name, unsigned memory_mib,
-	      struct client *client, struct vm **out, struct dv_error *err)
+	      struct client *client, struct vm_session **out, struct dv_error *err)
 {
 	bool demanded = request->start == VM_START_POOL;
 	struct vm *vm;
@@ -267,10 +267,7 @@ int pool_take(struct vm_request *request, const char *template_name, unsigned me
 					memory, template_name, vm->memory_mib);
 	}
 
-	int ret = vm_take(vm, request, client, err);
+	int ret = vm_take(vm, request, client, out, err);
 
-	if (ret < 0)
-		return ret;
-	*out = vm;
-	return 1;
+	return ret < 0 ? ret : 1;
 }

@@ -13,6 +13,7 @@
 struct client;
 struct vm;
 struct vm_request;
+struct vm_session;
 
 /* Set up the pool's timer and start filling. */
 int pool_init(struct dv_error *err);
@@ -34,6 +35,6 @@ void pool_vm_loaded(struct vm *vm);
  * taken over when the result is not 0.
  */
 int pool_take(struct vm_request *request, const char *template_name, unsigned memory_mib,
-	      struct client *client, struct vm **out, struct dv_error *err);
+	      struct client *client, struct vm_session **out, struct dv_error *err);
 
 #endif

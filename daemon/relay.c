@@ -1,4 +1,5 @@
-/* Moving bytes between the client's fds and the guest's streams. */
+/* Moving bytes between each session's client fds and the guest's streams
+ * of its channel. Session lifecycle lives in sessions.c. */
 #include "relay.h"
 
 #include <errno.h>
@@ -16,8 +17,6 @@
 
 /* Stop reading client input while this much waits for the guest. */
 #define RELAY_MAX_BACKLOG (1024u * 1024u)
-/* The one session channel of a VM. */
-#define RELAY_CHANNEL 1u
 
 int relay_check_fds(const int *fds, size_t count, struct dv_error *err)
 {
@@ -59,7 +58,7 @@ static void close_input(struct relay_input *input)
 	input->fd = -1;
 }
 
-static void close_output(struct relay_output *output)
+void relay_close_output_fd(struct relay_output *output)
 {
 	if (output->fd >= 0) {
 		loop_remove(&output->source);
@@ -69,42 +68,44 @@ static void close_output(struct relay_output *output)
 	buffer_free(&output->pending);
 }
 
-void relay_close(struct vm *vm)
+void relay_close_fds(struct vm_session *session)
 {
-	close_input(&vm->relay.stdin_in);
-	close_input(&vm->relay.file_in);
-	close_output(&vm->relay.stdout_out);
-	close_output(&vm->relay.stderr_out);
-	close_output(&vm->relay.file_out);
+	close_input(&session->relay.stdin_in);
+	close_input(&session->relay.file_in);
+	relay_close_output_fd(&session->relay.stdout_out);
+	relay_close_output_fd(&session->relay.stderr_out);
+	relay_close_output_fd(&session->relay.file_out);
 }
 
-void relay_attach(struct vm *vm, int *fds, size_t count)
+void relay_attach(struct vm_session *session, int *fds, size_t count)
 {
-	int *slots[] = {&vm->relay.stdin_in.fd, &vm->relay.stdout_out.fd,
-			&vm->relay.stderr_out.fd, &vm->relay.file_in.fd, &vm->relay.file_out.fd};
+	struct relay *relay = &session->relay;
+	int *slots[] = {&relay->stdin_in.fd, &relay->stdout_out.fd, &relay->stderr_out.fd,
+			&relay->file_in.fd, &relay->file_out.fd};
 
 	for (size_t i = 0; i < count && i < 5; i++) {
 		int flags = fcntl(fds[i], F_GETFL);
 
 		if (flags < 0 || fcntl(fds[i], F_SETFL, flags | O_NONBLOCK) < 0)
-			log_warning("%s: cannot make client fd non-blocking: %m", vm->name);
+			log_warning("%s: cannot make client fd non-blocking: %m", session->vm->name);
 		*slots[i] = fds[i];
 	}
-	vm->relay.file_in.remaining = vm->request.file_size;
+	relay->file_in.remaining = session->request.file_size;
 }
 
 static uint32_t frame_limit(const struct vm *vm)
 {
 	uint32_t limit = DV_MAX_PAYLOAD;
 
-	if (vm->relay.max_payload != 0 && vm->relay.max_payload < limit)
-		limit = vm->relay.max_payload;
+	if (vm->max_payload != 0 && vm->max_payload < limit)
+		limit = vm->max_payload;
 	return limit;
 }
 
-static int send_or_destroy(struct vm *vm, uint16_t type, const void *payload, uint32_t length)
+int relay_send(struct vm_session *session, uint16_t type, const void *payload, uint32_t length)
 {
-	int ret = vm_send_frame(vm, type, payload, length);
+	struct vm *vm = session->vm;
+	int ret = vm_send_frame(vm, session->channel, type, payload, length);
 
 	if (ret < 0 && ret != -EPIPE)
 		vm_destroy(vm, "cannot queue a frame for the guest: out of memory",
@@ -116,12 +117,14 @@ static void input_ready(struct loop_source *source, uint32_t events);
 
 /* How many bytes `input` may read now: 0 while the guest has no credit
  * for it or too much waits in the guest queue. */
-static size_t input_allowance(const struct vm *vm, const struct relay_input *input,
+static size_t input_allowance(const struct vm_session *session, const struct relay_input *input,
 			      uint16_t type)
 {
-	uint64_t allowance = guest_decoder_credit(vm->decoder, type);
+	const struct vm *vm = session->vm;
+	uint64_t allowance = guest_decoder_credit(vm->decoder, session->channel, type);
 
-	if (input->fd < 0 || vm->state != VM_RUNNING || vm_guest_backlog(vm) >= RELAY_MAX_BACKLOG)
+	if (input->fd < 0 || vm->state != VM_RUNNING || session->closing ||
+	    vm_guest_backlog(vm) >= RELAY_MAX_BACKLOG)
 		return 0;
 	if (type == DV_MSG_FILE_IN && input->remaining < allowance)
 		allowance = input->remaining;
@@ -132,33 +135,43 @@ static size_t input_allowance(const struct vm *vm, const struct relay_input *inp
 	return (size_t)allowance;
 }
 
-static void update_input(struct vm *vm, struct relay_input *input, uint16_t type)
+static void update_input(struct vm_session *session, struct relay_input *input, uint16_t type)
 {
-	bool has_allowance = input_allowance(vm, input, type) > 0;
+	bool has_allowance = input_allowance(session, input, type) > 0;
 
-	watch(&input->source, input->fd, has_allowance ? EPOLLIN : 0, input_ready, vm);
+	watch(&input->source, input->fd, has_allowance ? EPOLLIN : 0, input_ready, session);
+}
+
+static void resume_session_input(struct vm_session *session)
+{
+	update_input(session, &session->relay.stdin_in, DV_MSG_STDIN);
+	update_input(session, &session->relay.file_in, DV_MSG_FILE_IN);
 }
 
 void relay_resume_input(struct vm *vm)
 {
-	update_input(vm, &vm->relay.stdin_in, DV_MSG_STDIN);
-	update_input(vm, &vm->relay.file_in, DV_MSG_FILE_IN);
+	for (struct vm_session *session = vm->sessions; session != NULL; session = session->next)
+		resume_session_input(session);
 }
 
-static void end_input(struct vm *vm, struct relay_input *input, uint16_t type)
+void relay_end_input(struct vm_session *session, uint16_t type)
 {
-	if (send_or_destroy(vm, type, NULL, 0) == -ENOMEM)
+	struct relay_input *input =
+		type == DV_MSG_STDIN ? &session->relay.stdin_in : &session->relay.file_in;
+
+	if (relay_send(session, type, NULL, 0) == -ENOMEM)
 		return;
-	guest_decoder_sent(vm->decoder, type, 0);
+	guest_decoder_sent(session->vm->decoder, session->channel, type, 0);
 	input->ended = true;
 	close_input(input);
 }
 
 /* Returns false when the VM was destroyed. */
-static bool read_input(struct vm *vm, struct relay_input *input, uint16_t type)
+static bool read_input(struct vm_session *session, struct relay_input *input, uint16_t type)
 {
+	struct vm *vm = session->vm;
 	uint8_t chunk[DV_MAX_PAYLOAD];
-	size_t allowance = input_allowance(vm, input, type);
+	size_t allowance = input_allowance(session, input, type);
 	ssize_t count = allowance > 0 ? read(input->fd, chunk, allowance) : 0;
 
 	if (allowance == 0)
@@ -177,83 +190,108 @@ static bool read_input(struct vm *vm, struct relay_input *input, uint16_t type)
 		return false;
 	}
 	if (count <= 0) {
-		end_input(vm, input, type);
+		relay_end_input(session, type);
 		return vm->state != VM_STOPPING;
 	}
-	if (send_or_destroy(vm, type, chunk, (uint32_t)count) == -ENOMEM)
+	if (relay_send(session, type, chunk, (uint32_t)count) == -ENOMEM)
 		return false;
-	guest_decoder_sent(vm->decoder, type, (size_t)count);
+	guest_decoder_sent(vm->decoder, session->channel, type, (size_t)count);
 	if (type == DV_MSG_FILE_IN) {
 		input->remaining -= (uint64_t)count;
 		if (input->remaining == 0)
-			end_input(vm, input, type);
+			relay_end_input(session, type);
 	}
 	return vm->state != VM_STOPPING;
 }
 
 static void input_ready(struct loop_source *source, uint32_t events)
 {
-	struct vm *vm = source->data;
-	struct relay_input *input = source == &vm->relay.stdin_in.source ? &vm->relay.stdin_in
-									   : &vm->relay.file_in;
-	uint16_t type = input == &vm->relay.stdin_in ? DV_MSG_STDIN : DV_MSG_FILE_IN;
+	struct vm_session *session = source->data;
+	struct relay_input *input = source == &session->relay.stdin_in.source
+					    ? &session->relay.stdin_in
+					    : &session->relay.file_in;
+	uint16_t type = input == &session->relay.stdin_in ? DV_MSG_STDIN : DV_MSG_FILE_IN;
 
 	(void)events;
-	if (read_input(vm, input, type))
-		update_input(vm, input, type);
+	if (read_input(session, input, type))
+		update_input(session, input, type);
 }
 
 static void output_ready(struct loop_source *source, uint32_t events);
-static int try_finish(struct vm *vm);
 
-static uint16_t output_type(const struct vm *vm, const struct relay_output *output)
+static uint16_t output_type(const struct vm_session *session, const struct relay_output *output)
 {
-	if (output == &vm->relay.stdout_out)
+	if (output == &session->relay.stdout_out)
 		return DV_MSG_STDOUT;
-	if (output == &vm->relay.stderr_out)
+	if (output == &session->relay.stderr_out)
 		return DV_MSG_STDERR;
 	return DV_MSG_FILE_OUT;
 }
 
 /* Give the guest back credit for `length` bytes that left its stream. */
-static int grant(struct vm *vm, uint16_t type, size_t length)
+static int grant(struct vm_session *session, uint16_t type, size_t length)
 {
 	uint8_t payload[8];
 
-	if (length == 0 || vm->relay.exit_received)
+	if (length == 0 || session->relay.exit_received)
 		return 0;
 	dv_put_u32(payload, type);
 	dv_put_u32(payload + 4, (uint32_t)length);
-	guest_decoder_grant(vm->decoder, type, (uint32_t)length);
-	return send_or_destroy(vm, DV_MSG_WINDOW, payload, sizeof(payload));
+	guest_decoder_grant(session->vm->decoder, session->channel, type, (uint32_t)length);
+	return relay_send(session, DV_MSG_WINDOW, payload, sizeof(payload));
 }
 
-static void send_file_changed(struct vm *vm)
+void relay_discard_output(struct vm_session *session)
+{
+	struct relay_output *outputs[] = {&session->relay.stdout_out, &session->relay.stderr_out,
+					  &session->relay.file_out};
+
+	for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
+		size_t pending = buffer_length(&outputs[i]->pending);
+
+		relay_close_output_fd(outputs[i]);
+		if (grant(session, output_type(session, outputs[i]), pending) == -ENOMEM)
+			return;
+	}
+}
+
+static void send_file_changed(struct vm_session *session)
 {
 	struct json_object *event = json_object_new_object();
 
 	json_object_object_add(event, "event", json_object_new_string("file_changed"));
-	json_object_object_add(event, "size", json_object_new_int64((int64_t)vm->relay.file_size));
-	if (vm->client != NULL)
-		client_send(vm->client, event);
+	json_object_object_add(event, "size",
+			       json_object_new_int64((int64_t)session->relay.file_size));
+	if (session->client != NULL)
+		client_send(session->client, event);
 	else
 		json_object_put(event);
 }
 
-/* Close the output once the guest ended it and everything was written. */
-static void maybe_close_output(struct vm *vm, struct relay_output *output)
+void relay_maybe_close_output(struct vm_session *session, struct relay_output *output)
 {
 	if (!output->guest_ended || buffer_length(&output->pending) > 0 || output->fd < 0)
 		return;
-	close_output(output);
-	if (output == &vm->relay.file_out && vm->relay.file_announced && !output->broken)
-		send_file_changed(vm);
+	relay_close_output_fd(output);
+	if (output == &session->relay.file_out && session->relay.file_announced &&
+	    !output->broken)
+		send_file_changed(session);
 }
 
-/* Write pending bytes. Returns a negative value when the VM is stopping. */
-static int flush_output(struct vm *vm, struct relay_output *output)
+bool relay_output_pending(const struct vm_session *session)
 {
-	uint16_t type = output_type(vm, output);
+	const struct relay *relay = &session->relay;
+
+	return buffer_length(&relay->stdout_out.pending) > 0 ||
+	       buffer_length(&relay->stderr_out.pending) > 0 ||
+	       buffer_length(&relay->file_out.pending) > 0;
+}
+
+/* Write pending bytes. Returns what relay_try_finish returns, or -ENOMEM
+ * after destroying the VM. */
+static int flush_output(struct vm_session *session, struct relay_output *output)
+{
+	uint16_t type = output_type(session, output);
 	size_t written_total = 0;
 
 	while (buffer_length(&output->pending) > 0 && output->fd >= 0) {
@@ -265,8 +303,8 @@ static int flush_output(struct vm *vm, struct relay_output *output)
 		if (written < 0) {
 			/* The client stopped reading; the rest is discarded and
 			 * credited so the guest does not block. */
-			log_debug("%s: cannot write to client %s: %m; discarding", vm->name,
-				  dv_msg_name(type));
+			log_debug("%s: cannot write to client %s: %m; discarding",
+				  session->vm->name, dv_msg_name(type));
 			written = (ssize_t)buffer_length(&output->pending);
 			output->broken = true;
 			loop_remove(&output->source);
@@ -276,23 +314,24 @@ static int flush_output(struct vm *vm, struct relay_output *output)
 		buffer_consume(&output->pending, (size_t)written);
 		written_total += (size_t)written;
 	}
-	if (grant(vm, type, written_total) == -ENOMEM)
+	if (grant(session, type, written_total) == -ENOMEM)
 		return -ENOMEM;
-	maybe_close_output(vm, output);
+	relay_maybe_close_output(session, output);
 	watch(&output->source, output->fd, buffer_length(&output->pending) > 0 ? EPOLLOUT : 0,
-	      output_ready, vm);
-	return try_finish(vm);
+	      output_ready, session);
+	return relay_try_finish(session);
 }
 
 static void output_ready(struct loop_source *source, uint32_t events)
 {
-	struct vm *vm = source->data;
-	struct relay_output *output = source == &vm->relay.stdout_out.source ? &vm->relay.stdout_out
-				      : source == &vm->relay.stderr_out.source ? &vm->relay.stderr_out
-									     : &vm->relay.file_out;
+	struct vm_session *session = source->data;
+	struct relay *relay = &session->relay;
+	struct relay_output *output = source == &relay->stdout_out.source   ? &relay->stdout_out
+				      : source == &relay->stderr_out.source ? &relay->stderr_out
+									    : &relay->file_out;
 
 	(void)events;
-	flush_output(vm, output);
+	flush_output(session, output);
 }
 
 static int exit_status(uint32_t kind, int32_t value)
@@ -311,49 +350,13 @@ static int exit_status(uint32_t kind, int32_t value)
 	}
 }
 
-/* After EXIT, once all output is written: report and destroy the VM.
- * Returns -ECANCELED when it did. */
-static int try_finish(struct vm *vm)
-{
-	struct relay *relay = &vm->relay;
-
-	if (!relay->exit_received || vm->state == VM_STOPPING)
-		return vm->state == VM_STOPPING ? -ECANCELED : 0;
-	if (buffer_length(&relay->stdout_out.pending) > 0 ||
-	    buffer_length(&relay->stderr_out.pending) > 0 ||
-	    buffer_length(&relay->file_out.pending) > 0)
-		return 0;
-	close_output(&relay->stdout_out);
-	close_output(&relay->stderr_out);
-	maybe_close_output(vm, &relay->file_out);
-	close_output(&relay->file_out);
-
-	struct json_object *event = json_object_new_object();
-	char cause[64];
-
-	json_object_object_add(event, "event", json_object_new_string("exit"));
-	json_object_object_add(event, "status", json_object_new_int(relay->exit_status));
-	if (relay->exit_message != NULL && relay->exit_message[0] != '\0')
-		json_object_object_add(event, "message",
-				       json_object_new_string(relay->exit_message));
-	if (vm->client != NULL) {
-		client_send(vm->client, event);
-		client_finish(vm->client);
-	} else {
-		json_object_put(event);
-	}
-	snprintf(cause, sizeof(cause), "command exited with status %d", relay->exit_status);
-	vm_destroy(vm, cause, NULL);
-	return -ECANCELED;
-}
-
-static struct relay_output *output_for(struct vm *vm, uint16_t type)
+static struct relay_output *output_for(struct vm_session *session, uint16_t type)
 {
 	if (type == DV_MSG_STDOUT)
-		return &vm->relay.stdout_out;
+		return &session->relay.stdout_out;
 	if (type == DV_MSG_STDERR)
-		return &vm->relay.stderr_out;
-	return &vm->relay.file_out;
+		return &session->relay.stderr_out;
+	return &session->relay.file_out;
 }
 
 static int on_guest_hello(void *data, uint32_t version, uint32_t max_payload)
@@ -361,7 +364,7 @@ static int on_guest_hello(void *data, uint32_t version, uint32_t max_payload)
 	struct vm *vm = data;
 
 	(void)version;
-	vm->relay.max_payload = max_payload;
+	vm->max_payload = max_payload;
 	vm_agent_up(vm);
 	return vm->state == VM_STOPPING ? -ECANCELED : 0;
 }
@@ -374,64 +377,79 @@ static int on_guest_ready(void *data)
 	return vm->state == VM_STOPPING ? -ECANCELED : 0;
 }
 
-static int on_output(void *data, uint16_t type, const uint8_t *bytes, size_t length)
+static int on_output(void *data, uint32_t channel, uint16_t type, const uint8_t *bytes,
+		     size_t length)
 {
 	struct vm *vm = data;
-	struct relay_output *output = output_for(vm, type);
+	struct vm_session *session = relay_session_find(vm, channel);
+
+	if (session == NULL)
+		return 0;
+
+	struct relay_output *output = output_for(session, type);
 
 	if (length == 0) {
 		output->guest_ended = true;
-		maybe_close_output(vm, output);
+		relay_maybe_close_output(session, output);
 		return vm->state == VM_STOPPING ? -ECANCELED : 0;
 	}
 	if (output->fd < 0) {
-		/* No client fd takes this stream any more (after EPIPE, or
-		 * stderr of a tty session), so the bytes are discarded and
-		 * credited at once. */
-		return grant(vm, type, length);
+		/* No client fd takes this stream any more (after EPIPE, after
+		 * the client left, or stderr of a tty session), so the bytes
+		 * are discarded and credited at once. */
+		return grant(session, type, length);
 	}
 	if (buffer_append(&output->pending, bytes, length) < 0) {
 		vm_destroy(vm, "cannot buffer guest output: out of memory",
 			   "the daemon ran out of memory");
 		return -ECANCELED;
 	}
-	return flush_output(vm, output);
+	return flush_output(session, output);
 }
 
-static int on_window(void *data, uint16_t stream, uint32_t increment)
+static int on_window(void *data, uint32_t channel, uint16_t stream, uint32_t increment)
 {
-	struct vm *vm = data;
+	struct vm_session *session = relay_session_find(data, channel);
 
 	(void)stream;
 	(void)increment;
-	relay_resume_input(vm);
+	if (session != NULL)
+		resume_session_input(session);
 	return 0;
 }
 
-static int on_file_changed(void *data, uint64_t size)
+static int on_file_changed(void *data, uint32_t channel, uint64_t size)
 {
 	struct vm *vm = data;
+	struct vm_session *session = relay_session_find(vm, channel);
 
-	vm->relay.file_announced = true;
-	vm->relay.file_size = size;
+	if (session == NULL)
+		return 0;
+	session->relay.file_announced = true;
+	session->relay.file_size = size;
 	log_debug("%s: the guest sends back the file (%llu bytes)", vm->name,
 		  (unsigned long long)size);
 	return 0;
 }
 
-static int on_guest_exit(void *data, uint32_t kind, int32_t value, const char *message)
+static int on_guest_exit(void *data, uint32_t channel, uint32_t kind, int32_t value,
+			 const char *message)
 {
-	struct vm *vm = data;
+	struct vm_session *session = relay_session_find(data, channel);
+	struct relay *relay;
 
-	vm->relay.exit_received = true;
-	vm->relay.exit_status = exit_status(kind, value);
-	vm->relay.exit_message = strdup(message);
+	if (session == NULL)
+		return 0;
+	relay = &session->relay;
+	relay->exit_received = true;
+	relay->exit_status = exit_status(kind, value);
+	relay->exit_message = strdup(message);
 	/* EXIT ends the channel, so streams the guest left open end here. */
-	vm->relay.stdout_out.guest_ended = true;
-	vm->relay.stderr_out.guest_ended = true;
-	close_input(&vm->relay.stdin_in);
-	close_input(&vm->relay.file_in);
-	return try_finish(vm);
+	relay->stdout_out.guest_ended = true;
+	relay->stderr_out.guest_ended = true;
+	close_input(&relay->stdin_in);
+	close_input(&relay->file_in);
+	return relay_try_finish(session);
 }
 
 static const struct guest_callbacks callbacks = {
@@ -462,82 +480,25 @@ int relay_feed_guest(struct vm *vm, const uint8_t *untrusted_bytes, size_t lengt
 	return -EPROTO;
 }
 
-static int send_start(struct vm *vm)
-{
-	const struct vm_request *request = &vm->request;
-	struct dv_start fixed = {
-		.rows = request->rows, .cols = request->cols, .file_size = request->file_size,
-	};
-	uint8_t payload[DV_MAX_PAYLOAD];
-
-	if (request->tty)
-		fixed.flags |= DV_START_TTY;
-	if (request->kind == VM_KIND_OPEN)
-		fixed.flags |= DV_START_FILE;
-	if (request->view_only)
-		fixed.flags |= DV_START_VIEW_ONLY;
-
-	long length = dv_start_encode(payload, sizeof(payload), &fixed,
-				      (const char *const *)request->argv,
-				      (const char *const *)request->env, request->cwd,
-				      request->file_name, request->app);
-
-	if (length < 0)
-		return -E2BIG;
-	vm->channel = RELAY_CHANNEL;
-	guest_decoder_start(vm->decoder, RELAY_CHANNEL, fixed.flags);
-	return vm_send_frame(vm, DV_MSG_START, payload, (uint32_t)length);
-}
-
-static void send_started(struct vm *vm)
-{
-	struct json_object *event = json_object_new_object();
-
-	json_object_object_add(event, "event", json_object_new_string("started"));
-	json_object_object_add(event, "name", json_object_new_string(vm->name));
-	json_object_object_add(event, "accel", json_object_new_string(accel_name(vm->accel)));
-	json_object_object_add(event, "start", json_object_new_string(vm_start_name(vm->start)));
-	json_object_object_add(event, "qemu_pid", json_object_new_int(vm->qemu_pid));
-	client_send(vm->client, event);
-}
-
-void relay_start(struct vm *vm)
-{
-	int ret = send_start(vm);
-
-	if (ret < 0) {
-		const char *cause = ret == -E2BIG ? "the command, environment and names exceed 64 KiB"
-						  : "cannot queue START";
-
-		vm_destroy(vm, cause, cause);
-		return;
-	}
-	if (vm->client != NULL)
-		send_started(vm);
-	if (vm->request.tty)
-		close_output(&vm->relay.stderr_out);
-	if (vm->request.kind == VM_KIND_OPEN && vm->request.file_size == 0)
-		end_input(vm, &vm->relay.file_in, DV_MSG_FILE_IN);
-	relay_resume_input(vm);
-}
-
-void relay_send_signal(struct vm *vm, uint32_t signo)
+void relay_send_signal(struct vm_session *session, uint32_t signo)
 {
 	uint8_t payload[4];
 
-	if (vm->state != VM_RUNNING)
+	if (session->vm->state != VM_RUNNING || session->channel == 0 ||
+	    session->relay.exit_received)
 		return;
 	dv_put_u32(payload, signo);
-	send_or_destroy(vm, DV_MSG_SIGNAL, payload, sizeof(payload));
+	relay_send(session, DV_MSG_SIGNAL, payload, sizeof(payload));
 }
 
-void relay_send_resize(struct vm *vm, uint16_t rows, uint16_t cols)
+void relay_send_resize(struct vm_session *session, uint16_t rows, uint16_t cols)
 {
 	uint8_t payload[4];
 
-	if (vm->state != VM_RUNNING)
+	if (session->vm->state != VM_RUNNING || session->channel == 0 ||
+	    session->relay.exit_received)
 		return;
 	dv_put_u16(payload, rows);
 	dv_put_u16(payload + 2, cols);
-	send_or_destroy(vm, DV_MSG_RESIZE, payload, sizeof(payload));
+	relay_send(session, DV_MSG_RESIZE, payload, sizeof(payload));
 }

@@ -53,12 +53,12 @@ static bool restore_blocked(const struct vm *vm, bool accel_decided, char *reaso
 
 int snapshot_choose_start(struct vm *vm, bool accel_decided, struct dv_error *err)
 {
-	enum vm_start wanted = vm->request.start;
+	enum vm_start wanted = vm->start_request;
 	char reason[256];
 	bool rebuild = false;
 
 	vm->start = VM_START_BOOT;
-	if (vm->request.kind == VM_KIND_SAVE || wanted == VM_START_BOOT)
+	if (vm->kind == VM_KIND_SAVE || wanted == VM_START_BOOT)
 		return 0;
 	if (wanted == VM_START_POOL)
 		return dv_error_invalid(err, ENOENT,
@@ -176,7 +176,7 @@ void snapshot_poll(void *data)
 
 	if (vm->state != VM_STARTING)
 		return;
-	if (vm->request.kind == VM_KIND_SAVE) {
+	if (vm->kind == VM_KIND_SAVE) {
 		save_poll(vm);
 		return;
 	}

@@ -348,14 +348,17 @@ static int start_save(const char *template, struct client *client, struct dv_err
 	jobs = job;
 
 	struct vm_request request = {.kind = VM_KIND_SAVE, .start = VM_START_BOOT};
-	struct vm *vm = NULL;
-	int ret = vm_create(&request, template, 0, NULL, &vm, err);
+	struct vm_session *session = NULL;
+	int ret = vm_create(&request, template, 0, NULL, &session, err);
 
 	if (ret < 0) {
 		unlink_job(job);
 		free(job);
 		return ret;
 	}
+
+	struct vm *vm = session->vm;
+
 	vm->save = job;
 	job->vm = vm;
 	return 0;

@@ -1,4 +1,5 @@
-/* Parsing of run and open requests and the start of their VM. */
+/* Parsing of run, open and exec requests, and the start of their VM or,
+ * for exec, of their session in a running VM. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +157,7 @@ static int parse_request(struct json_object *request, bool open, struct vm_reque
 	if (open)
 		return parse_open_fields(request, out, err);
 	if (out->argv[0] == NULL)
-		return dv_error_invalid(err, EINVAL, "invalid run request: argv is empty");
+		return dv_error_invalid(err, EINVAL, "invalid request: argv is empty");
 	return 0;
 }
 
@@ -171,42 +172,112 @@ static int check_memory(struct json_object *request, unsigned *memory_mib, struc
 	return 0;
 }
 
+/* What every session request needs: a connection without a session and
+ * `expected` pipe or socket fds. */
+static int check_connection(struct client *client, const char *op, size_t expected,
+			    const int *fds, size_t fd_count, struct dv_error *err)
+{
+	if (client->session != NULL)
+		return dv_error_invalid(err, EBUSY, "this connection already has a session");
+	if (fd_count != expected)
+		return dv_error_invalid(err, EINVAL, "%s needs %zu fds, got %zu", op, expected,
+					fd_count);
+	return relay_check_fds(fds, fd_count, err);
+}
+
+static void reject(struct client *client, struct vm_request *parsed, int *fds, size_t fd_count,
+		   const char *error)
+{
+	vm_request_free(parsed);
+	for (size_t i = 0; i < fd_count; i++)
+		close(fds[i]);
+	send_failure(client, error);
+}
+
 void api_start_session(struct client *client, struct json_object *request, bool open,
 		       int *fds, size_t fd_count)
 {
 	struct dv_error err = {0};
 	struct vm_request parsed;
-	size_t expected = open ? 5 : 3;
+	const char *op = open ? "open" : "run";
 	const char *template_name = optional_string(request, "template");
 	unsigned memory_mib = 0;
-	struct vm *vm = NULL;
+	struct vm_session *session = NULL;
 	int ret = parse_request(request, open, &parsed, &err);
 
 	if (ret == 0)
 		ret = check_memory(request, &memory_mib, &err);
-	if (ret == 0 && client->vm != NULL)
-		ret = dv_error_invalid(&err, EBUSY, "this connection already has a session");
-	if (ret == 0 && fd_count != expected)
-		ret = dv_error_invalid(&err, EINVAL, "%s needs %zu fds, got %zu",
-				       open ? "open" : "run", expected, fd_count);
 	if (ret == 0)
-		ret = relay_check_fds(fds, fd_count, &err);
+		ret = check_connection(client, op, open ? 5 : 3, fds, fd_count, &err);
 	if (ret < 0) {
-		vm_request_free(&parsed);
-		for (size_t i = 0; i < fd_count; i++)
-			close(fds[i]);
-		send_failure(client, err.message);
+		reject(client, &parsed, fds, fd_count, err.message);
 		return;
 	}
 	ret = vm_create(&parsed, template_name != NULL ? template_name : config_current()->template,
-			memory_mib, client, &vm, &err);
+			memory_mib, client, &session, &err);
 	if (ret < 0) {
-		for (size_t i = 0; i < fd_count; i++)
-			close(fds[i]);
 		log_error("cannot start a VM: %s", err.message);
-		send_failure(client, err.message);
+		reject(client, &parsed, fds, fd_count, err.message);
 		return;
 	}
-	client->vm = vm;
-	relay_attach(vm, fds, fd_count);
+	client->session = session;
+	relay_attach(session, fds, fd_count);
+}
+
+/* The VM an exec request may join: it exists, its main session still
+ * runs, and it has room for one more session. */
+static int find_exec_vm(const char *name, struct vm **out, struct dv_error *err)
+{
+	struct vm *vm = name != NULL ? vm_find(name) : NULL;
+
+	if (name == NULL)
+		return dv_error_invalid(err, EINVAL, "invalid exec request: name must be a VM name");
+	/* A VM that writes a savefile runs no commands, and a preloaded VM
+	 * none before a run or open takes it; `list` hides both. */
+	if (vm == NULL || vm->kind == VM_KIND_SAVE || vm->preloaded)
+		return dv_error_invalid(err, ENOENT, "no VM named %s; list VMs with: dispvm ls",
+					name);
+	if (vm->state == VM_STOPPING || vm->main == NULL || vm->main->relay.exit_received)
+		return dv_error_invalid(err, ESHUTDOWN,
+					"%s is being destroyed; start a new VM with: dispvm run",
+					name);
+	if (relay_session_count(vm) >= VM_MAX_SESSIONS)
+		return dv_error_invalid(err, EBUSY,
+					"%s already runs %u sessions, the maximum per VM; wait "
+					"for one to end", name, VM_MAX_SESSIONS);
+	*out = vm;
+	return 0;
+}
+
+void api_start_exec(struct client *client, struct json_object *request, int *fds,
+		    size_t fd_count)
+{
+	struct dv_error err = {0};
+	struct vm_request parsed;
+	struct vm *vm = NULL;
+	int ret = parse_request(request, false, &parsed, &err);
+
+	if (ret == 0)
+		ret = check_connection(client, "exec", 3, fds, fd_count, &err);
+	if (ret == 0)
+		ret = find_exec_vm(optional_string(request, "name"), &vm, &err);
+	if (ret < 0) {
+		reject(client, &parsed, fds, fd_count, err.message);
+		return;
+	}
+
+	struct vm_session *session = relay_session_new(vm, &parsed, client, false);
+
+	if (session == NULL) {
+		reject(client, &parsed, fds, fd_count, "cannot start exec: out of memory");
+		return;
+	}
+	client->session = session;
+	relay_attach(session, fds, fd_count);
+	/* In a VM that is still starting, the session waits for the agent:
+	 * vm_agent_ready starts it after the main session. */
+	if (vm->state == VM_RUNNING)
+		relay_start(session);
+	else
+		log_info("%s: exec waits for the VM to start", vm->name);
 }

@@ -128,9 +128,10 @@ size_t vm_guest_backlog(const struct vm *vm)
 	return buffer_length(&vm->guest_out);
 }
 
-int vm_send_frame(struct vm *vm, uint16_t type, const void *payload, uint32_t length)
+int vm_send_frame(struct vm *vm, uint32_t channel, uint16_t type, const void *payload,
+		  uint32_t length)
 {
-	struct dv_header header = {.type = type, .channel = vm->channel, .length = length};
+	struct dv_header header = {.type = type, .channel = channel, .length = length};
 	uint8_t encoded[DV_HEADER_SIZE];
 
 	if (vm->guest_fd < 0)
@@ -238,7 +239,7 @@ static void timer_expired(void *data)
 
 	char cause[128];
 
-	if (vm->request.kind == VM_KIND_SAVE && vm->decoder->hello_seen)
+	if (vm->kind == VM_KIND_SAVE && vm->decoder->hello_seen)
 		snprintf(cause, sizeof(cause), "saving the guest did not end within %u s",
 			 VM_TCG_AGENT_DEADLINE_MS / 1000);
 	else
@@ -423,7 +424,7 @@ static int send_identity(struct vm *vm)
 	if (length < 0)
 		return (int)length;
 
-	int ret = vm_send_frame(vm, DV_MSG_IDENTITY, payload, (uint32_t)length);
+	int ret = vm_send_frame(vm, 0, DV_MSG_IDENTITY, payload, (uint32_t)length);
 
 	explicit_bzero(payload, sizeof(payload));
 	if (ret == 0)
@@ -438,7 +439,7 @@ void vm_agent_up(struct vm *vm)
 		accel_probe_finished(qemu_binary, true, NULL);
 		start_waiting_vms();
 	}
-	if (vm->request.kind == VM_KIND_SAVE) {
+	if (vm->kind == VM_KIND_SAVE) {
 		snapshot_save(vm);
 		return;
 	}
@@ -462,7 +463,17 @@ void vm_agent_ready(struct vm *vm)
 		 seconds_since(vm->spawned_ms));
 	if (vm->start == VM_START_POOL)
 		pool_kick();
-	relay_start(vm);
+
+	/* The main session first, then exec sessions that waited for the
+	 * agent. relay_start may free the session it starts. */
+	struct vm_session *session = vm->sessions;
+
+	while (session != NULL && vm->state == VM_RUNNING) {
+		struct vm_session *next = session->next;
+
+		relay_start(session);
+		session = next;
+	}
 }
 
 static int load_template(struct vm *vm, const char *template_name, struct dv_error *err)
@@ -504,8 +515,6 @@ static struct vm *vm_alloc(void)
 	vm->guest_source.fd = vm->qmp_source.fd = -1;
 	vm->timer.source.fd = -1;
 	vm->poll_timer.source.fd = -1;
-	vm->relay.stdin_in.fd = vm->relay.file_in.fd = -1;
-	vm->relay.stdout_out.fd = vm->relay.stderr_out.fd = vm->relay.file_out.fd = -1;
 	vm->created_ms = loop_now_ms();
 	return vm;
 }
@@ -519,8 +528,9 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 		ret = load_template(vm, template_name, err);
 	if (ret < 0)
 		return ret;
-	vm->memory_mib = memory_mib != 0 ? memory_mib : vm_default_memory(vm->template, &vm->request);
-	vm->command_display = vm_command_display(&vm->request);
+	vm->memory_mib = memory_mib != 0 ? memory_mib
+					 : vm_default_memory(vm->template, &vm->main->request);
+	vm->command_display = vm_command_display(&vm->main->request);
 	if (vm->command_display == NULL)
 		return dv_error_set(err, ENOMEM, "cannot describe the command");
 	ret = loop_timer_init(&vm->timer, timer_expired, vm);
@@ -541,7 +551,7 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 }
 
 int vm_create(struct vm_request *request, const char *template_name, unsigned memory_mib,
-	      struct client *client, struct vm **out, struct dv_error *err)
+	      struct client *client, struct vm_session **out, struct dv_error *err)
 {
 	int taken = pool_take(request, template_name, memory_mib, client, out, err);
 
@@ -554,8 +564,12 @@ int vm_create(struct vm_request *request, const char *template_name, unsigned me
 		vm_request_free(request);
 		return dv_error_set(err, ENOMEM, "cannot create a VM");
 	}
-	vm->request = *request;
-	memset(request, 0, sizeof(*request));
+	vm->kind = request->kind;
+	vm->start_request = request->start;
+	if (relay_session_new(vm, request, NULL, true) == NULL) {
+		vm_free(vm);
+		return dv_error_set(err, ENOMEM, "cannot create a VM");
+	}
 
 	int ret = vm_prepare(vm, template_name, memory_mib, err);
 
@@ -563,31 +577,37 @@ int vm_create(struct vm_request *request, const char *template_name, unsigned me
 		vm_free(vm);
 		return ret;
 	}
-	vm->client = client;
 	vm->next = vms;
 	vms = vm;
 	log_info("%s: created (template %s, %u MiB, %s)", vm->name, vm->template->name,
-		 vm->memory_mib, vm_kind_name(vm->request.kind));
+		 vm->memory_mib, vm_kind_name(vm->kind));
 	ret = vm_launch(vm, err);
 	if (ret < 0) {
 		dv_error_prefix(err, "%s: starting QEMU", vm->name);
-		vm->client = NULL;
 		vm_destroy(vm, err->message, NULL);
 		return ret;
 	}
-	*out = vm;
+	vm->main->client = client;
+	*out = vm->main;
 	return 0;
 }
 
 int vm_preload(const char *template_name, const char *savefile_id, struct dv_error *err)
 {
+	/* A placeholder main session without a client: vm_take gives it the
+	 * request that takes the VM. */
 	struct vm_request request = {.kind = VM_KIND_RUN, .start = VM_START_RESTORE};
 	struct vm *vm = vm_alloc();
 
 	if (vm == NULL)
 		return dv_error_set(err, ENOMEM, "cannot create a VM");
-	vm->request = request;
+	vm->kind = request.kind;
+	vm->start_request = request.start;
 	vm->preloaded = true;
+	if (relay_session_new(vm, &request, NULL, true) == NULL) {
+		vm_free(vm);
+		return dv_error_set(err, ENOMEM, "cannot create a VM");
+	}
 	snprintf(vm->savefile_id, sizeof(vm->savefile_id), "%s", savefile_id);
 
 	int ret = vm_prepare(vm, template_name, 0, err);
@@ -609,7 +629,7 @@ int vm_preload(const char *template_name, const char *savefile_id, struct dv_err
 }
 
 int vm_take(struct vm *vm, struct vm_request *request, struct client *client,
-	    struct dv_error *err)
+	    struct vm_session **out, struct dv_error *err)
 {
 	char *display = vm_command_display(request);
 
@@ -617,16 +637,18 @@ int vm_take(struct vm *vm, struct vm_request *request, struct client *client,
 		vm_request_free(request);
 		return dv_error_set(err, ENOMEM, "cannot describe the command");
 	}
-	vm_request_free(&vm->request);
-	vm->request = *request;
+	vm_request_free(&vm->main->request);
+	vm->main->request = *request;
 	memset(request, 0, sizeof(*request));
+	vm->kind = vm->main->request.kind;
+	vm->start_request = vm->main->request.start;
 	free(vm->command_display);
 	vm->command_display = display;
 	vm->preloaded = vm->pool_ready = false;
 	vm->start = VM_START_POOL;
 	vm->created_ms = vm->spawned_ms = loop_now_ms();
 	log_info("%s: taken from the pool (template %s, %u MiB, %s)", vm->name,
-		 vm->template->name, vm->memory_mib, vm_kind_name(vm->request.kind));
+		 vm->template->name, vm->memory_mib, vm_kind_name(vm->kind));
 
 	int ret = loop_timer_arm(&vm->timer, VM_TCG_AGENT_DEADLINE_MS);
 
@@ -639,7 +661,8 @@ int vm_take(struct vm *vm, struct vm_request *request, struct client *client,
 		vm_destroy(vm, err->message, NULL);
 		return ret;
 	}
-	vm->client = client;
+	vm->main->client = client;
+	*out = vm->main;
 	return 0;
 }
 
@@ -661,20 +684,19 @@ static void vm_free(struct vm *vm)
 
 	unlink_vm(vm);
 	snapshot_vm_freed(vm);
-	relay_close(vm);
+	relay_free_all(vm);
 	close_channels(vm);
 	loop_timer_free(&vm->timer);
 	loop_timer_free(&vm->poll_timer);
 	if (registered) {
 		records_remove(vm->name);
 		names_release(&name_pool, vm->number);
-		log_info("%s: destroyed (%s; lived %.1f s)", vm->name,
+		log_info("%s: destroyed (%s; teardown %lld ms; lived %.1f s)", vm->name,
 			 vm->end_cause != NULL ? vm->end_cause : "unknown cause",
+			 (long long)(vm->destroy_ms != 0 ? loop_now_ms() - vm->destroy_ms : 0),
 			 seconds_since(vm->created_ms));
 	}
 	snprintf(name, sizeof(name), "%s", vm->name);
-	vm_request_free(&vm->request);
-	free(vm->relay.exit_message);
 	free(vm->command_display);
 	free(vm->end_cause);
 	free(vm->template);
@@ -689,16 +711,6 @@ static void vm_free(struct vm *vm)
 		all_destroyed = NULL;
 		done();
 	}
-}
-
-static void send_error_event(struct client *client, const char *error)
-{
-	struct json_object *event = json_object_new_object();
-
-	json_object_object_add(event, "event", json_object_new_string("error"));
-	json_object_object_add(event, "status", json_object_new_int(125));
-	json_object_object_add(event, "error", json_object_new_string(error));
-	client_send(client, event);
 }
 
 static void stop_qemu(struct vm *vm)
@@ -721,18 +733,14 @@ void vm_destroy(struct vm *vm, const char *cause, const char *error)
 	if (vm->state == VM_STOPPING)
 		return;
 	vm->state = VM_STOPPING;
+	vm->destroy_ms = loop_now_ms();
 	vm->end_cause = strdup(cause);
 	if (vm->probing) {
 		vm->probing = false;
 		accel_probe_abandoned();
 		start_waiting_vms();
 	}
-	relay_close(vm);
-	if (vm->client != NULL) {
-		if (error != NULL)
-			send_error_event(vm->client, error);
-		client_finish(vm->client);
-	}
+	relay_vm_stopping(vm, cause, error);
 	if (vm->guest_fd >= 0) {
 		loop_remove(&vm->guest_source);
 		close(vm->guest_fd);
@@ -780,7 +788,7 @@ static bool restore_failed(struct vm *vm, const char *description)
 	struct dv_error err = {0};
 
 	if (vm->state != VM_STARTING || vm->start != VM_START_RESTORE ||
-	    vm->request.start != VM_START_AUTO)
+	    vm->start_request != VM_START_AUTO)
 		return false;
 	log_warning("%s: restoring from the savefile failed (%s); booting instead", vm->name,
 		    description);

@@ -1,6 +1,8 @@
 /*
- * A disposable VM: its QEMU process, guest channel, client session and
- * lifecycle (starting -> running -> stopping -> freed once QEMU is reaped).
+ * A disposable VM: its QEMU process, guest channel, sessions and lifecycle
+ * (starting -> running -> stopping -> freed once QEMU is reaped). The main
+ * session (the run or open that created the VM) decides its lifetime,
+ * and exec sessions come and go while it runs.
  */
 #ifndef DISPVMD_VM_H
 #define DISPVMD_VM_H
@@ -70,17 +72,37 @@ struct relay {
 	struct relay_output file_out;
 	bool file_announced;
 	uint64_t file_size;
-	uint32_t max_payload; /* largest frame payload the agent accepts */
 	bool exit_received;
 	int exit_status;
 	char *exit_message;
+};
+
+/* Sessions one VM runs at once, the main session included. */
+#define VM_MAX_SESSIONS GUEST_MAX_CHANNELS
+
+/* One command in a VM: its request, client, guest channel and the
+ * client's fds. */
+struct vm_session {
+	struct vm *vm;
+	struct vm_request request;
+	struct client *client; /* NULL once the client left or finished */
+	uint32_t channel;      /* 0 until START is queued */
+	bool main;             /* the run or open that created the VM */
+	bool closing;          /* CLOSE sent: waiting for the guest's EXIT */
+	struct relay relay;
+	struct vm_session *next;
 };
 
 struct vm {
 	char name[NAMES_BUFFER_SIZE];
 	unsigned number;
 	enum vm_state state;
-	struct vm_request request;
+	enum vm_kind kind;           /* of the main session, kept after it is freed */
+	enum vm_start start_request; /* the start path the main request asked for */
+	struct vm_session *main;     /* NULL once it was freed */
+	struct vm_session *sessions; /* the main one and exec sessions */
+	uint32_t last_channel;       /* the channel of the newest START */
+	uint32_t max_payload;        /* largest frame payload the agent accepts */
 	struct template_metadata *template;
 	unsigned memory_mib;
 	enum accel accel;
@@ -90,7 +112,7 @@ struct vm {
 	pid_t qemu_pid;
 	int64_t created_ms;
 	int64_t spawned_ms;
-	struct client *client;
+	int64_t destroy_ms; /* when vm_destroy began the teardown */
 	struct loop_timer timer; /* agent deadline, then the stop deadline */
 	enum vm_start start;     /* VM_START_RESTORE or VM_START_BOOT */
 	struct loop_timer poll_timer; /* QMP polls of a restore or a save */
@@ -103,31 +125,30 @@ struct vm {
 	struct loop_source guest_source;
 	struct guest_decoder *decoder;
 	struct buffer guest_out; /* frames not yet written to the guest */
-	uint32_t channel;
 
 	int qmp_fd;
 	struct loop_source qmp_source;
 	struct qmp qmp;
 
-	struct relay relay;
 	char *end_cause; /* why the VM is stopping, for the log */
 	struct vm *next;
 };
 
-/* Create a VM for `request` (whose strings the VM takes over) and start it.
- * On failure returns a negative errno value with `err` set; the request is
- * freed either way. */
+/* Create a VM whose main session runs `request` (whose strings the VM
+ * takes over) for `client`, and start it. On failure returns a negative
+ * errno value with `err` set; the request is freed either way. */
 int vm_create(struct vm_request *request, const char *template_name, unsigned memory_mib,
-	      struct client *client, struct vm **out, struct dv_error *err);
+	      struct client *client, struct vm_session **out, struct dv_error *err);
 
 /* Start a pool member of `template_name`: restore it from the savefile
  * that `savefile_id` names (pool.c) and leave it paused. */
 int vm_preload(const char *template_name, const char *savefile_id, struct dv_error *err);
 
-/* Give the paused pool member `vm` the request (taken over either way)
- * and the client, and resume it. On failure destroys the VM. */
+/* Give the paused pool member `vm`'s main session the request (taken
+ * over either way) and the client, and resume it. On failure destroys
+ * the VM. */
 int vm_take(struct vm *vm, struct vm_request *request, struct client *client,
-	    struct dv_error *err);
+	    struct vm_session **out, struct dv_error *err);
 
 /* The memory a request gets without memory_mib (see `open` in
  * docs/api.md). */
@@ -135,10 +156,12 @@ unsigned vm_default_memory(const struct template_metadata *template,
 			   const struct vm_request *request);
 
 /*
- * Stop the VM: close the client's descriptors, send the client `status`
- * with `error` (NULL: an exit event was already sent or there is no
- * client), quit QEMU and free the VM once QEMU is reaped. The caller must
- * not use `vm` afterwards. `cause` goes to the log.
+ * Stop the VM: close every session's descriptors, send the main client an
+ * error event with `error` (NULL: an exit event was already sent or there
+ * is no client) and each exec client an error event saying the VM was
+ * destroyed, then quit QEMU and free the VM once QEMU is reaped, without
+ * waiting for it. The caller must not use `vm` afterwards. `cause` goes to
+ * the log.
  */
 void vm_destroy(struct vm *vm, const char *cause, const char *error);
 
@@ -155,8 +178,8 @@ void vm_child_exited(pid_t pid, int status);
  * IDENTITY (a save VM saves instead). */
 void vm_agent_up(struct vm *vm);
 
-/* Send START once the agent answered IDENTITY with READY, and begin
- * relaying. */
+/* Send START for every waiting session once the agent answered IDENTITY
+ * with READY, and begin relaying. */
 void vm_agent_ready(struct vm *vm);
 
 /* "run", "open" or "save". */
@@ -165,8 +188,10 @@ const char *vm_kind_name(enum vm_kind kind);
 /* Name of a start path for logs and `list`. */
 const char *vm_start_name(enum vm_start start);
 
-/* Queue a frame for the guest. Returns 0 or -ENOMEM. */
-int vm_send_frame(struct vm *vm, uint16_t type, const void *payload, uint32_t length);
+/* Queue a frame for the guest on `channel`. Returns 0, -EPIPE when the
+ * guest channel is closed, or -ENOMEM. */
+int vm_send_frame(struct vm *vm, uint32_t channel, uint16_t type, const void *payload,
+		  uint32_t length);
 
 /* Bytes queued for the guest and not yet written. */
 size_t vm_guest_backlog(const struct vm *vm);

@@ -52,6 +52,19 @@ def clean_session_end():
     assert qemus is True or qemus == [], f"QEMU processes left running: {qemus}"
     assert "control.sock" not in entries, f"control socket left in {runtime}"
     assert records == [], f"files left in {runtime}: {records}"
+    assert sanitizer_reports() == [], "dispvmd's log has sanitizer reports"
+
+
+def sanitizer_reports():
+    """Lines of the daemon log where ASan, LSan or UBSan reported an error.
+    dispvmd runs from the sanitizer build, and its reports go to that log,
+    where no test status would show them."""
+    path = helpers.daemon_log_path()
+    if not path.exists():
+        return []
+    text = path.read_text(errors="replace")
+    return [line for line in text.splitlines()
+            if "Sanitizer" in line or "runtime error:" in line]
 
 
 @pytest.fixture

@@ -93,6 +93,28 @@ def test_ls_shows_the_start_path(fresh_savefile, start):
         helpers.finish(process, timeout=60)
 
 
+def test_exec_into_restored_vm(fresh_savefile, daemon_log):
+    """An exec into a restored VM runs after IDENTITY, so it sees the
+    VM's own host name, not the saved guest's."""
+    process = helpers.start_dispvm("run", "--start", "restore", "--", "sleep", "60")
+    try:
+        assert helpers.wait_until(
+            lambda: any(vm["state"] == "running" for vm in helpers.list_vms()), 120), \
+            "the VM never reached the running state"
+        vms = helpers.list_vms()
+        assert len(vms) == 1, vms
+        name = vms[0]["name"]
+        assert vms[0]["start"] == "restore", vms
+
+        result = dispvm("exec", name, "--", "hostname", timeout=120)
+        assert result.status == 0, result
+        assert result.text.strip() == name, result
+        assert _started_vms(daemon_log) == [(name, "restore")], daemon_log.text()
+        assert dispvm("kill", name).status == 0
+    finally:
+        helpers.finish(process, timeout=60)
+
+
 def test_other_memory_boots(fresh_savefile, daemon_log):
     refused = dispvm("run", "--start", "restore", "--memory", "320", "--", "true")
 

@@ -2,10 +2,13 @@
  * libFuzzer target for the daemon's guest-channel decoder, the code that
  * parses every byte a guest sends. Run it with `make fuzz`.
  *
- * Input layout: byte 0 picks the START flags of the session the host
- * started, byte 1 seeds how the rest is cut into reads, and the rest is
- * what the guest sends. Between reads the host grants credit the way the
- * relay does, so window accounting is exercised too.
+ * Input layout: byte 0 picks the START flags of the sessions the host
+ * started, byte 1 seeds how the rest is cut into reads, byte 2 how many
+ * channels (1..3) are started before the first read, and the rest is what
+ * the guest sends. Between reads the host grants credit on one channel
+ * the way the relay does, and now and then starts one more channel the
+ * way an exec does, so window accounting and the channel table are
+ * exercised too.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -29,7 +32,8 @@ static int accept_ready(void *data)
 	return 0;
 }
 
-static int accept_output(void *data, uint16_t type, const uint8_t *bytes, size_t length)
+static int accept_output(void *data, uint32_t channel, uint16_t type, const uint8_t *bytes,
+			 size_t length)
 {
 	/* Touch every byte so the sanitizer sees reads past the payload. */
 	volatile uint8_t sink = 0;
@@ -40,17 +44,18 @@ static int accept_output(void *data, uint16_t type, const uint8_t *bytes, size_t
 	return 0;
 }
 
-static int accept_window(void *data, uint16_t stream, uint32_t increment)
+static int accept_window(void *data, uint32_t channel, uint16_t stream, uint32_t increment)
 {
 	return 0;
 }
 
-static int accept_file_changed(void *data, uint64_t size)
+static int accept_file_changed(void *data, uint32_t channel, uint64_t size)
 {
 	return 0;
 }
 
-static int accept_exit(void *data, uint32_t kind, int32_t value, const char *message)
+static int accept_exit(void *data, uint32_t channel, uint32_t kind, int32_t value,
+		       const char *message)
 {
 	volatile size_t length = 0;
 
@@ -70,16 +75,18 @@ static const struct guest_callbacks callbacks = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 2)
+	if (size < 3)
 		return 0;
 
 	uint32_t flags = data[0] & DV_START_FLAGS_ALL;
 	uint32_t cut_seed = data[1] | 1u;
+	uint32_t channels = 1 + data[2] % 3;
 
 	guest_decoder_init(&decoder);
-	guest_decoder_start(&decoder, 1, flags);
-	data += 2;
-	size -= 2;
+	for (uint32_t channel = 1; channel <= channels; channel++)
+		guest_decoder_start(&decoder, channel, flags);
+	data += 3;
+	size -= 3;
 
 	while (size > 0) {
 		size_t chunk = 1 + (cut_seed % 4099);
@@ -88,7 +95,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			chunk = size;
 		if (guest_decoder_feed(&decoder, data, chunk, &callbacks, NULL) < 0)
 			break;
-		guest_decoder_grant(&decoder, DV_MSG_STDOUT, (uint32_t)chunk);
+		guest_decoder_grant(&decoder, 1 + (cut_seed >> 16) % channels, DV_MSG_STDOUT,
+				    (uint32_t)chunk);
+		if ((cut_seed >> 8) % 5 == 0 && guest_decoder_start(&decoder, channels + 1, 0) == 0)
+			channels++;
 		data += chunk;
 		size -= chunk;
 		cut_seed = cut_seed * 1103515245u + 12345u;

@@ -94,6 +94,63 @@ static void run_rejects_bad_input(void **state)
 	}
 }
 
+static void exec_name_then_options(void **state)
+{
+	char *argv[] = {"exec", "disp3", "-t", "-e", "A=1", "--", "sh", "-c", "x", NULL};
+	struct run_options options;
+	struct dv_error err = {0};
+
+	assert_int_equal(args_parse_exec(ARGC(argv), argv, &options, &err), 0);
+	assert_string_equal(options.vm_name, "disp3");
+	assert_true(options.tty);
+	assert_int_equal(options.env_count, 1);
+	assert_int_equal(options.command_count, 3);
+	assert_string_equal(options.command[0], "sh");
+	args_free_run(&options);
+}
+
+static void exec_options_before_name(void **state)
+{
+	char *argv[] = {"exec", "--tty", "disp3", "true", "--help", NULL};
+	struct run_options options;
+	struct dv_error err = {0};
+
+	assert_int_equal(args_parse_exec(ARGC(argv), argv, &options, &err), 0);
+	assert_string_equal(options.vm_name, "disp3");
+	assert_false(options.help);
+	assert_int_equal(options.command_count, 2);
+	assert_string_equal(options.command[1], "--help");
+	args_free_run(&options);
+}
+
+static void exec_rejects_bad_input(void **state)
+{
+	static const struct {
+		char *argv[6];
+		const char *expected;
+	} cases[] = {
+		{{"exec"}, "'exec' requires a VM NAME"},
+		{{"exec", "--", "ls"}, "'exec' requires a VM NAME"},
+		{{"exec", "disp1"}, "'exec' requires a COMMAND; see 'dispvm exec --help'"},
+		{{"exec", "--template", "x", "disp1"}, "unknown option '--template' for 'exec'"},
+		{{"exec", "disp1", "--memory=64", "ls"}, "unknown option '--memory=64' for 'exec'"},
+		{{"exec", "disp1", "-e", "1A=v", "ls"}, "invalid -e '1A=v'"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run_options options;
+		struct dv_error err = {0};
+		int argc = 0;
+
+		while (cases[i].argv[argc] != NULL)
+			argc++;
+		assert_int_equal(args_parse_exec(argc, (char **)cases[i].argv, &options, &err),
+				 -EINVAL);
+		if (strstr(err.message, cases[i].expected) == NULL)
+			fail_msg("case %zu: message '%s' lacks '%s'", i, err.message, cases[i].expected);
+	}
+}
+
 static void memory_bounds(void **state)
 {
 	struct dv_error err = {0};
@@ -223,6 +280,9 @@ int main(void)
 		cmocka_unit_test(run_stops_at_command),
 		cmocka_unit_test(run_help),
 		cmocka_unit_test(run_rejects_bad_input),
+		cmocka_unit_test(exec_name_then_options),
+		cmocka_unit_test(exec_options_before_name),
+		cmocka_unit_test(exec_rejects_bad_input),
 		cmocka_unit_test(memory_bounds),
 		cmocka_unit_test(open_options_and_file),
 		cmocka_unit_test(start_option),

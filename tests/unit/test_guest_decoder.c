@@ -22,7 +22,9 @@ struct record {
 	size_t file_bytes;
 	uint64_t file_size;
 	int windows;
+	size_t bytes_by_channel[4]; /* stdout and stderr bytes of channels 0..3 */
 	int exits;
+	uint32_t exit_channel;
 	uint32_t exit_kind;
 	int32_t exit_value;
 	char exit_message[64];
@@ -46,11 +48,14 @@ static int on_ready(void *data)
 	return 0;
 }
 
-static int on_output(void *data, uint16_t type, const uint8_t *bytes, size_t length)
+static int on_output(void *data, uint32_t channel, uint16_t type, const uint8_t *bytes,
+		     size_t length)
 {
 	struct record *record = data;
 
 	(void)bytes;
+	if (type != DV_MSG_FILE_OUT && channel < 4)
+		record->bytes_by_channel[channel] += length;
 	if (type == DV_MSG_FILE_OUT)
 		record->file_bytes += length;
 	else if (length == 0)
@@ -60,29 +65,33 @@ static int on_output(void *data, uint16_t type, const uint8_t *bytes, size_t len
 	return 0;
 }
 
-static int on_window(void *data, uint16_t stream, uint32_t increment)
+static int on_window(void *data, uint32_t channel, uint16_t stream, uint32_t increment)
 {
 	struct record *record = data;
 
+	(void)channel;
 	(void)stream;
 	(void)increment;
 	record->windows++;
 	return 0;
 }
 
-static int on_file_changed(void *data, uint64_t size)
+static int on_file_changed(void *data, uint32_t channel, uint64_t size)
 {
 	struct record *record = data;
 
+	(void)channel;
 	record->file_size = size;
 	return 0;
 }
 
-static int on_exit_frame(void *data, uint32_t kind, int32_t value, const char *message)
+static int on_exit_frame(void *data, uint32_t channel, uint32_t kind, int32_t value,
+			 const char *message)
 {
 	struct record *record = data;
 
 	record->exits++;
+	record->exit_channel = channel;
 	record->exit_kind = kind;
 	record->exit_value = value;
 	strncpy(record->exit_message, message, sizeof(record->exit_message) - 1);
@@ -125,7 +134,8 @@ static void add_hello(struct stream *stream)
 	add_frame(stream, DV_MSG_HELLO, 0, payload, sizeof(payload));
 }
 
-static void add_exit(struct stream *stream, uint32_t kind, int32_t value, const char *message)
+static void add_exit_on(struct stream *stream, uint32_t channel, uint32_t kind, int32_t value,
+			const char *message)
 {
 	uint8_t payload[DV_EXIT_FIXED_SIZE + 64];
 	size_t length = strlen(message);
@@ -133,7 +143,12 @@ static void add_exit(struct stream *stream, uint32_t kind, int32_t value, const 
 	dv_put_u32(payload, kind);
 	dv_put_u32(payload + 4, (uint32_t)value);
 	memcpy(payload + DV_EXIT_FIXED_SIZE, message, length);
-	add_frame(stream, DV_MSG_EXIT, CHANNEL, payload, (uint32_t)(DV_EXIT_FIXED_SIZE + length));
+	add_frame(stream, DV_MSG_EXIT, channel, payload, (uint32_t)(DV_EXIT_FIXED_SIZE + length));
+}
+
+static void add_exit(struct stream *stream, uint32_t kind, int32_t value, const char *message)
+{
+	add_exit_on(stream, CHANNEL, kind, value, message);
 }
 
 struct fixture {
@@ -175,7 +190,7 @@ static void start_session(struct fixture *fixture, uint32_t flags)
 					    &callbacks, &fixture->record),
 			 0);
 	assert_int_equal(fixture->record.readies, readies + 1);
-	guest_decoder_start(&fixture->decoder, CHANNEL, flags);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, CHANNEL, flags), 0);
 }
 
 static int feed(struct fixture *fixture)
@@ -288,11 +303,31 @@ static void decoder_session_frame_before_ready(void **state)
 	add_hello(&fixture->stream);
 	assert_int_equal(feed(fixture), 0);
 	guest_decoder_identity_sent(&fixture->decoder);
-	guest_decoder_start(&fixture->decoder, CHANNEL, 0);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, CHANNEL, 0), 0);
 	fixture->stream.length = 0;
 	add_frame(&fixture->stream, DV_MSG_STDOUT, CHANNEL, "x", 1);
 	assert_int_equal(feed(fixture), -EPROTO);
+	assert_string_equal(fixture->decoder.reason, "session frame before READY");
 	assert_int_equal(fixture->record.stdout_bytes, 0);
+}
+
+/* READY comes once per VM: an exec channel started after it needs no
+ * READY of its own, and a READY after several sessions is a violation. */
+static void decoder_ready_once_per_vm(void **state)
+{
+	struct fixture *fixture = *state;
+
+	start_session(fixture, 0);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, 2, 0), 0);
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 2, "two", 3);
+	assert_int_equal(feed(fixture), 0);
+	assert_int_equal(fixture->record.bytes_by_channel[2], 3);
+
+	fixture->stream.length = 0;
+	add_frame(&fixture->stream, DV_MSG_READY, 0, NULL, 0);
+	assert_int_equal(feed(fixture), -EPROTO);
+	assert_string_equal(fixture->decoder.reason, "second READY");
+	assert_int_equal(fixture->record.readies, 1);
 }
 
 /* A restored guest sent HELLO before it was saved: READY follows
@@ -344,8 +379,8 @@ static void decoder_data_beyond_window(void **state)
 	guest_decoder_init(&fixture->decoder);
 	memset(&fixture->record, 0, sizeof(fixture->record));
 	start_session(fixture, 0);
-	fixture->decoder.streams[DV_MSG_STDOUT].credit = 0;
-	guest_decoder_grant(&fixture->decoder, DV_MSG_STDOUT, 1);
+	fixture->decoder.channels[0].streams[DV_MSG_STDOUT].credit = 0;
+	guest_decoder_grant(&fixture->decoder, CHANNEL, DV_MSG_STDOUT, 1);
 	assert_int_equal(feed(fixture), 0);
 	assert_int_equal(fixture->record.stdout_bytes, 1);
 }
@@ -473,7 +508,7 @@ static void decoder_split_everywhere(void **state)
 		assert_int_equal(guest_decoder_feed(&fixture->decoder, valid->bytes + first,
 						    after_hello - first, &callbacks,
 						    &fixture->record), 0);
-		guest_decoder_start(&fixture->decoder, CHANNEL, DV_START_FILE);
+		assert_int_equal(guest_decoder_start(&fixture->decoder, CHANNEL, DV_START_FILE), 0);
 		assert_int_equal(guest_decoder_feed(&fixture->decoder, valid->bytes + after_hello,
 						    middle - after_hello, &callbacks,
 						    &fixture->record), 0);
@@ -491,6 +526,110 @@ static void decoder_split_everywhere(void **state)
 	free(valid);
 }
 
+/* Frames of two live channels, interleaved, reach the callbacks with
+ * their channel, and each channel ends on its own. */
+static void decoder_two_channels_interleaved(void **state)
+{
+	struct fixture *fixture = *state;
+
+	start_session(fixture, 0);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, 2, 0), 0);
+	assert_int_equal(guest_decoder_live(&fixture->decoder), 2);
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 2, "two", 3);
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 1, "a", 1);
+	add_frame(&fixture->stream, DV_MSG_STDERR, 2, "22", 2);
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 1, NULL, 0);
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 2, NULL, 0);
+	add_exit_on(&fixture->stream, 2, DV_EXIT_CODE, 7, "");
+	add_frame(&fixture->stream, DV_MSG_STDERR, 1, "b", 1);
+	assert_int_equal(feed(fixture), 0);
+	assert_int_equal(fixture->record.bytes_by_channel[1], 2);
+	assert_int_equal(fixture->record.bytes_by_channel[2], 5);
+	assert_int_equal(fixture->record.exits, 1);
+	assert_int_equal(fixture->record.exit_channel, 2);
+	assert_int_equal(fixture->record.exit_value, 7);
+	assert_int_equal(guest_decoder_live(&fixture->decoder), 1);
+
+	/* Channel 1 is still live; its windows were not touched by 2's. */
+	fixture->stream.length = 0;
+	add_exit_on(&fixture->stream, 1, DV_EXIT_CODE, 0, "");
+	assert_int_equal(feed(fixture), 0);
+	assert_int_equal(fixture->record.exit_channel, 1);
+	assert_int_equal(guest_decoder_live(&fixture->decoder), 0);
+}
+
+/* A third channel the host never started is a violation. */
+static void decoder_third_channel_unknown(void **state)
+{
+	struct fixture *fixture = *state;
+
+	start_session(fixture, 0);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, 2, 0), 0);
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 2, "ok", 2);
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 3, "no", 2);
+	assert_int_equal(feed(fixture), -EPROTO);
+	assert_int_equal(fixture->decoder.bad_header.channel, 3);
+	assert_string_equal(fixture->decoder.reason, "frame on a channel the host did not start");
+	assert_int_equal(fixture->record.bytes_by_channel[2], 2);
+}
+
+/* A frame on a channel after its EXIT is a violation, even while another
+ * channel is live. */
+static void decoder_ended_channel(void **state)
+{
+	struct fixture *fixture = *state;
+
+	start_session(fixture, 0);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, 2, 0), 0);
+	add_exit_on(&fixture->stream, 1, DV_EXIT_CODE, 0, "");
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 2, "ok", 2);
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 1, "late", 4);
+	assert_int_equal(feed(fixture), -EPROTO);
+	assert_int_equal(fixture->decoder.bad_header.channel, 1);
+	assert_string_equal(fixture->decoder.reason, "frame after EXIT on its channel");
+	assert_int_equal(fixture->record.bytes_by_channel[1], 0);
+	assert_int_equal(fixture->record.bytes_by_channel[2], 2);
+}
+
+/* Windows are per channel: one channel's credit does not cover another. */
+static void decoder_windows_per_channel(void **state)
+{
+	struct fixture *fixture = *state;
+	static uint8_t chunk[DV_MAX_PAYLOAD];
+
+	start_session(fixture, 0);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, 2, 0), 0);
+	for (unsigned i = 0; i < DV_INITIAL_WINDOW / DV_MAX_PAYLOAD; i++)
+		add_frame(&fixture->stream, DV_MSG_STDOUT, 1, chunk, sizeof(chunk));
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 2, "x", 1);
+	assert_int_equal(feed(fixture), 0);
+	fixture->stream.length = 0;
+	add_frame(&fixture->stream, DV_MSG_STDOUT, 1, "x", 1);
+	assert_int_equal(feed(fixture), -EPROTO);
+	assert_string_equal(fixture->decoder.reason, "data beyond the stream's window");
+}
+
+/* At most GUEST_MAX_CHANNELS live channels, numbered upwards; a freed
+ * slot takes the next number. */
+static void decoder_channel_limits(void **state)
+{
+	struct fixture *fixture = *state;
+
+	start_session(fixture, 0);
+	for (uint32_t channel = 2; channel <= GUEST_MAX_CHANNELS; channel++)
+		assert_int_equal(guest_decoder_start(&fixture->decoder, channel, 0), 0);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, GUEST_MAX_CHANNELS + 1, 0),
+			 -ENOSPC);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, 1, 0), -EINVAL);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, 0, 0), -EINVAL);
+	add_exit_on(&fixture->stream, 5, DV_EXIT_CODE, 0, "");
+	assert_int_equal(feed(fixture), 0);
+	assert_int_equal(guest_decoder_start(&fixture->decoder, GUEST_MAX_CHANNELS + 1, 0), 0);
+	assert_int_equal(guest_decoder_credit(&fixture->decoder, 5, DV_MSG_STDIN), 0);
+	assert_int_equal(guest_decoder_credit(&fixture->decoder, GUEST_MAX_CHANNELS + 1,
+					      DV_MSG_STDIN), DV_INITIAL_WINDOW);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +644,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(decoder_ready_with_payload, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_session_frame_before_ready, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_restored, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_ready_once_per_vm, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_data_after_eof, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_data_beyond_window, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_file_out_size_mismatch, set_up, tear_down),
@@ -513,6 +653,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(decoder_window_rules, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_exit_checks, set_up, tear_down),
 		cmocka_unit_test_setup_teardown(decoder_split_everywhere, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_two_channels_interleaved, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_third_channel_unknown, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_ended_channel, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_windows_per_channel, set_up, tear_down),
+		cmocka_unit_test_setup_teardown(decoder_channel_limits, set_up, tear_down),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
