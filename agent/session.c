@@ -192,6 +192,15 @@ static int handle_signal(struct session *session, const uint8_t *untrusted_paylo
 		log_error("protocol violation: channel %u: invalid signal %u", session->channel, signo);
 		return -EPROTO;
 	}
+	/* A signal before the handler of an open session started (the file
+	 * is still arriving) ends the session, as it would end the handler. */
+	if (session->pid < 0 && session->phase == PHASE_RECEIVE) {
+		log_info("channel %u: signal %u before the command started", session->channel,
+			 signo);
+		send_exit(session, DV_EXIT_SIGNAL, (int32_t)signo, NULL);
+		release_session(session);
+		return 0;
+	}
 	/* The command leads its own session, so its pid is its process group. */
 	if (session->pid > 0 && kill(-session->pid, (int)signo) < 0 && errno != ESRCH)
 		log_warning("channel %u: cannot send signal %u: %m", session->channel, signo);

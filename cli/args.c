@@ -95,7 +95,7 @@ int args_parse_memory(const char *text, unsigned *mib, struct dv_error *err)
 					"invalid --memory '%s'; give a whole number of MiB from %u to %u",
 					text, ARGS_MEMORY_MIN_MIB, ARGS_MEMORY_MAX_MIB);
 	value = strtoul(text, NULL, 10);
-	if (value < ARGS_MEMORY_MIN_MIB || value > ARGS_MEMORY_MAX_MIB)
+	if (!dv_memory_mib_valid((int64_t)value))
 		return dv_error_invalid(err, EINVAL,
 					"--memory %s is out of range; give a whole number of MiB from %u to %u",
 					text, ARGS_MEMORY_MIN_MIB, ARGS_MEMORY_MAX_MIB);
@@ -105,12 +105,7 @@ int args_parse_memory(const char *text, unsigned *mib, struct dv_error *err)
 
 int args_check_env(const char *entry, struct dv_error *err)
 {
-	const char *equals = strchr(entry, '=');
-	bool valid = equals != NULL && equals != entry && !isdigit((unsigned char)entry[0]);
-
-	for (const char *c = entry; valid && c < equals; c++)
-		valid = isalnum((unsigned char)*c) || *c == '_';
-	if (!valid)
+	if (!dv_env_entry_valid(entry))
 		return dv_error_invalid(err, EINVAL, "invalid -e '%s'; give NAME=VALUE with a NAME of letters, digits and '_'",
 					entry);
 	return 0;
@@ -170,8 +165,15 @@ static int run_option(struct cursor *cursor, struct run_options *options, struct
 		options->help = true;
 		return r;
 	}
+	/* The last of -t and -T wins. */
 	if ((r = match_flag(cursor, arg, "--tty", "-t", err)) != 0) {
 		options->tty = true;
+		options->no_tty = false;
+		return r;
+	}
+	if ((r = match_flag(cursor, arg, "--no-tty", "-T", err)) != 0) {
+		options->no_tty = true;
+		options->tty = false;
 		return r;
 	}
 	if (creates_vm && option_matches(arg, "--template", NULL, &inline_value)) {

@@ -12,9 +12,10 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "request.h"
 
-#define ARGS_MEMORY_MIN_MIB 64u
-#define ARGS_MEMORY_MAX_MIB 65536u
+#define ARGS_MEMORY_MIN_MIB DV_MEMORY_MIN_MIB
+#define ARGS_MEMORY_MAX_MIB DV_MEMORY_MAX_MIB
 
 /* The options of `run`, and of `exec`, which names a VM instead of
  * choosing a template and memory. */
@@ -25,6 +26,7 @@ struct run_options {
 	unsigned memory_mib;	   /* 0: the template's memory */
 	const char *start;	   /* --start: auto, pool, restore or boot; NULL: auto */
 	bool tty;		   /* -t given */
+	bool no_tty;		   /* -T given */
 	char **env;		   /* NAME=VALUE entries, allocated array */
 	size_t env_count;
 	char **command; /* COMMAND and its arguments, a tail of argv */

@@ -232,6 +232,30 @@ static int send_all(int fd, const char *data, size_t length, const int *fds, siz
 	return 0;
 }
 
+/* After dispvmd closed the connection: copy the error of the reply line it
+ * sent before closing, such as a connection from another user, into `err`.
+ * Returns false when it sent none. */
+static bool read_refusal(int fd, struct dv_error *err)
+{
+	char reply[1024];
+	ssize_t n = recv(fd, reply, sizeof(reply) - 1, MSG_DONTWAIT);
+	struct json_object *object;
+	struct json_object *error;
+	bool found = false;
+
+	if (n <= 0)
+		return false;
+	reply[n] = '\0';
+	object = json_tokener_parse(reply);
+	if (object != NULL && json_object_object_get_ex(object, "error", &error) &&
+	    json_object_is_type(error, json_type_string)) {
+		dv_error_invalid(err, EPERM, "%s", json_object_get_string(error));
+		found = true;
+	}
+	json_object_put(object);
+	return found;
+}
+
 int client_send(int fd, struct json_object *request, const int *fds, size_t fd_count,
 		struct dv_error *err)
 {
@@ -250,6 +274,8 @@ int client_send(int fd, struct json_object *request, const int *fds, size_t fd_c
 	line[length] = '\n';
 	r = send_all(fd, line, length + 1, fds, fd_count);
 	free(line);
+	if ((r == -EPIPE || r == -ECONNRESET) && read_refusal(fd, err))
+		return -EPERM;
 	if (r < 0)
 		return dv_error_set(err, -r, "cannot send the request to dispvmd");
 	return 0;

@@ -92,14 +92,28 @@ static int open_target(const char *file, struct target *target, struct dv_error 
 
 /* The user can replace the target when both it and its directory (for the
  * temporary file) are writable. */
-static bool target_writable(const struct target *target)
+/* Print why FILE must open view-only and return false, or return true
+ * when the file and its directory are writable. The edited copy replaces
+ * the file by a rename, so the directory must be writable too. */
+static bool target_writable(const struct target *target, const char *file)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(target->path, '/');
 
 	snprintf(dir, sizeof(dir), "%.*s", slash == target->path ? 1 : (int)(slash - target->path),
 		 target->path);
-	return access(target->path, W_OK) == 0 && access(dir, W_OK) == 0;
+	if (access(target->path, W_OK) < 0) {
+		fprintf(stderr, "dispvm: %s is not writable (%s); opening it view-only\n", file,
+			strerror(errno));
+		return false;
+	}
+	if (access(dir, W_OK) < 0) {
+		fprintf(stderr, "dispvm: the directory %s is not writable (%s), so an edited %s "
+			"cannot replace the original; opening it view-only\n", dir, strerror(errno),
+			file);
+		return false;
+	}
+	return true;
 }
 
 static struct json_object *build_request(const struct open_options *options,
@@ -216,10 +230,8 @@ static int prepare(const struct open_options *options, struct target *target,
 		return dv_error_set(err, ENOMEM, "cannot start SHA-256");
 	snprintf(target->copy_name, sizeof(target->copy_name), "the edited copy of %s", options->file);
 	target->view_only = options->view_only;
-	if (!target->view_only && !target_writable(target)) {
-		fprintf(stderr, "dispvm: %s is not writable; opening it view-only\n", options->file);
+	if (!target->view_only && !target_writable(target, options->file))
 		target->view_only = true;
-	}
 	if (!target->view_only)
 		return writeback_create(writeback, target->path, err);
 	return 0;

@@ -24,6 +24,8 @@ static const char run_usage[] =
 	"                   demand one way\n"
 	"  -t, --tty        run COMMAND under a terminal in the guest; the default when\n"
 	"                   standard input and output are both terminals\n"
+	"  -T, --no-tty     run COMMAND without a terminal even when standard input and\n"
+	"                   output are terminals\n"
 	"  -e NAME=VALUE    set the environment variable NAME for COMMAND; repeatable\n"
 	"  -h, --help       print this help and exit\n"
 	"\n"
@@ -40,6 +42,8 @@ static const char exec_usage[] =
 	"\n"
 	"  -t, --tty        run COMMAND under a terminal in the guest; the default when\n"
 	"                   standard input and output are both terminals\n"
+	"  -T, --no-tty     run COMMAND without a terminal even when standard input and\n"
+	"                   output are terminals\n"
 	"  -e NAME=VALUE    set the environment variable NAME for COMMAND; repeatable\n"
 	"  -h, --help       print this help and exit\n"
 	"\n"
@@ -82,7 +86,7 @@ static int run_session(const struct run_options *options)
 	int r;
 
 	session_init(&session);
-	session.tty = options->tty || tty_both_terminals();
+	session.tty = !options->no_tty && (options->tty || tty_both_terminals());
 	if ((r = session_create_pairs(&session, 3, &err)) < 0)
 		goto out;
 	request = build_request(options, &session);

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "build.h"
 #include "client.h"
 #include "error.h"
+#include "log.h"
 #include "machine.h"
 #include "metadata.h"
 #include "paths.h"
@@ -49,7 +51,7 @@ static const char build_usage[] =
 	"                 VERSION is its last component\n"
 	"  --agent FILE   guest agent binary (statically linked) to put in the template\n"
 	"  --force        rebuild even when no input changed\n"
-	"  --help         show this help\n"
+	"  -h, --help     print this help and exit\n"
 	"\n"
 	"Without --kernel, the kernel comes from the Debian package\n"
 	"linux-image-cloud-amd64 (fetched with apt-get download, never installed),\n"
@@ -62,7 +64,10 @@ static const char ls_usage[] =
 	"\n"
 	"List the built templates: name, kernel version, size on disk, build time and\n"
 	"the state of the savefile: fresh, stale (a template input, QEMU or the\n"
-	"machine changed; the next build or start rebuilds it) or missing.\n";
+	"machine changed; the next build or start rebuilds it) or missing.\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help  print this help and exit\n";
 
 static int fail(struct dv_error *err)
 {
@@ -70,10 +75,17 @@ static int fail(struct dv_error *err)
 	return EXIT_FAILED;
 }
 
-static int usage_error(const char *message, const char *value, const char *usage_hint)
+/* Print `message` about `value` in the style of cli/args.c:
+ * "MESSAGE 'VALUE'; see 'COMMAND --help'". */
+static int usage_error(const char *message, const char *value, const char *command)
 {
-	fprintf(stderr, "dispvm: %s%s; run '%s --help'\n", message, value, usage_hint);
+	fprintf(stderr, "dispvm: %s '%s'; see '%s --help'\n", message, value, command);
 	return EXIT_FAILED;
+}
+
+static bool is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
 /* The savefile state as the CLI can know it: for the accelerator it was
@@ -160,7 +172,7 @@ static int template_build_command(int argc, char *argv[])
 
 	optind = 0;
 	opterr = 0;
-	while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (option) {
 		case OPT_KERNEL:
 			build.kernel_file = optarg;
@@ -175,15 +187,18 @@ static int template_build_command(int argc, char *argv[])
 			build.force = true;
 			break;
 		case OPT_HELP:
+		case 'h':
 			fputs(build_usage, stdout);
 			return 0;
 		default:
-			return usage_error("invalid option or missing value: ", argv[optind - 1],
+			return usage_error("'template build' got an unknown option or an option "
+					   "without its value:", argv[optind - 1],
 					   "dispvm template build");
 		}
 	}
 	if (argc - optind > 1)
-		return usage_error("too many arguments: ", argv[optind + 1], "dispvm template build");
+		return usage_error("'template build' takes at most one NAME but also got",
+				   argv[optind + 1], "dispvm template build");
 	if (optind < argc)
 		build.name = argv[optind];
 	if (template_build(&build, &err) < 0 || build_savefile(build.name, &err) < 0)
@@ -245,12 +260,13 @@ static int template_ls_command(int argc, char *argv[])
 	struct dirent **entries = NULL;
 	struct dv_error err = {0};
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+	if (argc > 1 && is_help(argv[1])) {
 		fputs(ls_usage, stdout);
 		return 0;
 	}
 	if (argc > 1)
-		return usage_error("unexpected argument: ", argv[1], "dispvm template ls");
+		return usage_error("'template ls' takes no arguments but got", argv[1],
+				   "dispvm template ls");
 	if (dv_path_dir(DV_DIR_DATA, data, sizeof(data), &err) < 0 ||
 	    dv_path_join(templates_dir, sizeof(templates_dir), &err, data, "templates") < 0)
 		return fail(&err);
@@ -274,13 +290,21 @@ static int template_ls_command(int argc, char *argv[])
 
 int cmd_template(int argc, char *argv[])
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(template_usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_FAILED : 0;
+	if (argc < 2) {
+		fputs("dispvm: 'template' needs a command, build or ls; see 'dispvm template "
+		      "--help'\n", stderr);
+		return EXIT_FAILED;
 	}
+	if (is_help(argv[1])) {
+		fputs(template_usage, stdout);
+		return 0;
+	}
+	/* The builder logs through common/log.h: print its lines like the
+	 * CLI's own messages. */
+	dv_log_use_plain_format();
 	if (strcmp(argv[1], "build") == 0)
 		return template_build_command(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ls") == 0)
 		return template_ls_command(argc - 1, argv + 1);
-	return usage_error("unknown template command: ", argv[1], "dispvm template");
+	return usage_error("'template' has no command", argv[1], "dispvm template");
 }

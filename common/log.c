@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 static const char *log_program = "dispvm";
 static enum dv_log_level log_max_level = DV_LOG_INFO;
+static bool log_plain;
 
 static const char *const level_names[] = {
 	[DV_LOG_ERROR] = "error",
@@ -21,6 +23,11 @@ void dv_log_init(const char *program, enum dv_log_level level)
 {
 	log_program = program;
 	log_max_level = level;
+}
+
+void dv_log_use_plain_format(void)
+{
+	log_plain = true;
 }
 
 int dv_log_level_parse(const char *text, enum dv_log_level *level)
@@ -50,8 +57,16 @@ void dv_log(enum dv_log_level level, const char *format, ...)
 	gmtime_r(&now.tv_sec, &utc);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
 
-	int used = snprintf(line, sizeof(line), "%s.%03ldZ %-7s %s[%d]: ", stamp,
-			    now.tv_nsec / 1000000, level_names[level], log_program, (int)getpid());
+	int used;
+
+	if (log_plain && level == DV_LOG_INFO)
+		used = snprintf(line, sizeof(line), "%s: ", log_program);
+	else if (log_plain)
+		used = snprintf(line, sizeof(line), "%s: %s: ", log_program, level_names[level]);
+	else
+		used = snprintf(line, sizeof(line), "%s.%03ldZ %-7s %s[%d]: ", stamp,
+				now.tv_nsec / 1000000, level_names[level], log_program,
+				(int)getpid());
 
 	va_start(args, format);
 	vsnprintf(line + used, sizeof(line) - (size_t)used, format, args);

@@ -17,6 +17,10 @@ enum dv_log_level {
  * printed. */
 void dv_log_init(const char *program, enum dv_log_level level);
 
+/* Print lines as a command-line tool does, "PROGRAM: warning: ...", with
+ * no time stamp or pid ("PROGRAM: ..." for info lines). */
+void dv_log_use_plain_format(void);
+
 /* Parse "error", "warning", "info" or "debug". Returns 0 or -EINVAL. */
 int dv_log_level_parse(const char *text, enum dv_log_level *level);
 

@@ -22,7 +22,7 @@ struct kill_wait {
 	struct client *client;
 	struct json_object *pending; /* names not yet freed */
 	struct json_object *killed;
-	char *error; /* first unknown name, or NULL */
+	struct json_object *unknown; /* names that no VM has */
 	struct kill_wait *next;
 };
 
@@ -108,19 +108,73 @@ static void handle_list(struct client *client, struct json_object *request)
 	client_send(client, reply);
 }
 
+/* Write `word` to `out`, in single quotes when a shell would need them. */
+static void write_quoted(FILE *out, const char *word)
+{
+	bool plain = word[0] != '\0';
+
+	for (const char *c = word; plain && *c != '\0'; c++)
+		plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			       "_./=:,+-@%", *c) != NULL;
+	if (plain) {
+		fputs(word, out);
+		return;
+	}
+	fputc('\'', out);
+	for (const char *c = word; *c != '\0'; c++) {
+		if (*c == '\'')
+			fputs("'\\''", out);
+		else
+			fputc(*c, out);
+	}
+	fputc('\'', out);
+}
+
+/* "no VM named X; ..." or "no VMs named X, Y; ..." for the unknown names,
+ * or NULL when out of memory. */
+static char *unknown_names_error(struct json_object *unknown)
+{
+	size_t count = json_object_array_length(unknown);
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+
+	if (out == NULL)
+		return NULL;
+	fputs(count == 1 ? "no VM named " : "no VMs named ", out);
+	for (size_t i = 0; i < count; i++) {
+		if (i > 0)
+			fputs(", ", out);
+		write_quoted(out, json_object_get_string(json_object_array_get_idx(unknown, i)));
+	}
+	fputs("; list VMs with: dispvm ls", out);
+	fclose(out);
+	return text;
+}
+
+static void free_kill_wait(struct kill_wait *wait)
+{
+	json_object_put(wait->pending);
+	json_object_put(wait->killed);
+	json_object_put(wait->unknown);
+	free(wait);
+}
+
 static void finish_kill(struct kill_wait *wait)
 {
 	struct json_object *reply = json_object_new_object();
+	bool ok = json_object_array_length(wait->unknown) == 0;
+	char *error = ok ? NULL : unknown_names_error(wait->unknown);
 
-	json_object_object_add(reply, "ok", json_object_new_boolean(wait->error == NULL));
-	if (wait->error != NULL)
-		json_object_object_add(reply, "error", json_object_new_string(wait->error));
+	json_object_object_add(reply, "ok", json_object_new_boolean(ok));
+	if (!ok)
+		json_object_object_add(reply, "error",
+				       json_object_new_string(error != NULL ? error
+						      : "no VM has some of the names"));
 	json_object_object_add(reply, "killed", json_object_get(wait->killed));
 	client_send(wait->client, reply);
-	json_object_put(wait->pending);
-	json_object_put(wait->killed);
-	free(wait->error);
-	free(wait);
+	free(error);
+	free_kill_wait(wait);
 }
 
 /* Start destroying one named VM. Returns false when no VM has that name. */
@@ -153,17 +207,17 @@ static void handle_kill(struct client *client, struct json_object *request)
 	wait->client = client;
 	wait->pending = json_object_new_array();
 	wait->killed = json_object_new_array();
+	wait->unknown = json_object_new_array();
 	wait->next = kill_waits;
 	kill_waits = wait;
 	for (size_t i = 0; i < json_object_array_length(names); i++) {
-		const char *name = json_object_get_string(json_object_array_get_idx(names, i));
+		struct json_object *item = json_object_array_get_idx(names, i);
+		const char *name = json_object_is_type(item, json_type_string)
+					   ? json_object_get_string(item)
+					   : json_object_to_json_string(item);
 
-		if (name != NULL && kill_one(wait, name))
-			continue;
-		if (wait->error == NULL &&
-		    asprintf(&wait->error, "no VM named %s; list VMs with: dispvm ls",
-			     name != NULL ? name : "(null)") < 0)
-			wait->error = NULL;
+		if (!kill_one(wait, name))
+			json_object_array_add(wait->unknown, json_object_new_string(name));
 	}
 	api_vm_freed(NULL);
 }
@@ -210,10 +264,7 @@ void api_client_closed(struct client *client)
 			continue;
 		}
 		*link = wait->next;
-		json_object_put(wait->pending);
-		json_object_put(wait->killed);
-		free(wait->error);
-		free(wait);
+		free_kill_wait(wait);
 	}
 }
 

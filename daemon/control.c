@@ -196,16 +196,35 @@ static int receive(struct client *client)
 	return 1;
 }
 
-static void dispatch_line(struct client *client, const char *line, size_t length)
+/* Parse one request line: a JSON object in valid UTF-8, followed by
+ * nothing but spaces, tabs or a '\r'. Returns NULL otherwise. */
+static struct json_object *parse_line(const char *line, size_t length)
 {
 	struct json_tokener *tokener = json_tokener_new();
 	struct json_object *request = NULL;
+
+	if (tokener == NULL)
+		return NULL;
+	json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	request = json_tokener_parse_ex(tokener, line, (int)length);
+	if (request != NULL) {
+		size_t end = json_tokener_get_parse_end(tokener);
+
+		if (strspn(line + end, " \t\r") != length - end) {
+			json_object_put(request);
+			request = NULL;
+		}
+	}
+	json_tokener_free(tokener);
+	return request;
+}
+
+static void dispatch_line(struct client *client, const char *line, size_t length)
+{
+	struct json_object *request = parse_line(line, length);
 	int fds[CONTROL_MAX_FDS];
 	size_t fd_count = client->fd_count;
 
-	if (tokener != NULL)
-		request = json_tokener_parse_ex(tokener, line, (int)length);
-	json_tokener_free(tokener);
 	/* The fds came with the first byte of this line.
 	 * NOTE: a client that sends a second request with fds before the
 	 * first line is complete would have them attached to the first. */
@@ -213,7 +232,8 @@ static void dispatch_line(struct client *client, const char *line, size_t length
 	client->fd_count = 0;
 	if (request == NULL || !json_object_is_type(request, json_type_object)) {
 		close_fds(fds, fd_count);
-		client_send_error(client, "invalid request: not a JSON object on one line");
+		client_send_error(client, "invalid request: need one JSON object in UTF-8 on one "
+				  "line, ended by a newline; see docs/api.md");
 	} else {
 		api_handle(client, request, fds, fd_count);
 	}
@@ -237,8 +257,14 @@ static bool handle_lines(struct client *client)
 		}
 
 		size_t line_length = (size_t)(newline - start);
-		char *line = strndup(start, line_length);
+		/* A copy, not strndup: a NUL inside the line must reach the
+		 * parser, which rejects it. */
+		char *line = malloc(line_length + 1);
 
+		if (line != NULL) {
+			memcpy(line, start, line_length);
+			line[line_length] = '\0';
+		}
 		buffer_consume(&client->input, line_length + 1);
 		if (line == NULL) {
 			client_close(client);
@@ -285,6 +311,16 @@ static bool peer_is_us(int fd)
 		return false;
 	}
 	if (peer.uid != getuid()) {
+		char reply[160];
+		int reply_length = snprintf(reply, sizeof(reply),
+				      "{\"ok\": false, \"error\": \"this dispvmd serves uid %u, not "
+				      "uid %u; each user runs their own dispvmd\"}\n",
+				      (unsigned)getuid(), (unsigned)peer.uid);
+
+		/* One best-effort line on the fresh socket, so the client can
+		 * say why; the buffer of a new connection has room for it. */
+		if (send(fd, reply, (size_t)reply_length, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_debug("cannot send the uid error to uid %u: %m", (unsigned)peer.uid);
 		log_warning("closed a connection from uid %u (pid %d): not our uid",
 			    (unsigned)peer.uid, (int)peer.pid);
 		return false;

@@ -93,6 +93,10 @@ static int place_fds(const struct qemu_config *config)
 						: -1;
 	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
+	/* fd 2 is open in the daemon, so no other fd of `config` is 2. */
+	if (config->stderr_fd >= 0 && dup2(config->stderr_fd, STDERR_FILENO) < 0)
+		return -1;
+
 	if (agent < 0 || qmp < 0 || null_fd < 0 || (config->incoming_fd >= 0 && incoming < 0))
 		return -1;
 	if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(agent, QEMU_AGENT_FD) < 0 ||

@@ -18,6 +18,7 @@ struct qemu_config {
 	int agent_fd; /* socketpair end for the virtio-serial port */
 	int qmp_fd;   /* socketpair end for the QMP monitor */
 	int incoming_fd; /* savefile to restore (read-only), or -1 to boot */
+	int stderr_fd;   /* becomes QEMU's stderr; -1 keeps the daemon's */
 };
 
 /* Start QEMU; it dies with the daemon (PR_SET_PDEATHSIG). */

@@ -480,13 +480,24 @@ int relay_feed_guest(struct vm *vm, const uint8_t *untrusted_bytes, size_t lengt
 	return -EPROTO;
 }
 
+/* True while the guest cannot have started the session's command: START
+ * is not queued yet, or an open session's file is still being sent. */
+static bool before_command(const struct vm_session *session)
+{
+	return session->channel == 0 ||
+	       (session->request.kind == VM_KIND_OPEN && !session->relay.file_in.ended);
+}
+
 void relay_send_signal(struct vm_session *session, uint32_t signo)
 {
 	uint8_t payload[4];
 
-	if (session->vm->state != VM_RUNNING || session->channel == 0 ||
-	    session->relay.exit_received)
+	if (session->vm->state == VM_STOPPING || session->relay.exit_received)
 		return;
+	if (before_command(session)) {
+		relay_end_before_command(session, signo);
+		return;
+	}
 	dv_put_u32(payload, signo);
 	relay_send(session, DV_MSG_SIGNAL, payload, sizeof(payload));
 }

@@ -51,7 +51,14 @@ void relay_vm_stopping(struct vm *vm, const char *cause, const char *main_error)
 /* Close the fds of every session and free the sessions. */
 void relay_free_all(struct vm *vm);
 
+/* Forward a client's signal to the session's command. Before the command
+ * started, the signal ends the session instead (relay_end_before_command). */
 void relay_send_signal(struct vm_session *session, uint32_t signo);
+
+/* End a session whose client sent signal `signo` before the guest started
+ * its command: the client gets exit status 128+signo, and for the main
+ * session the VM is destroyed; an exec session is freed. */
+void relay_end_before_command(struct vm_session *session, uint32_t signo);
 void relay_send_resize(struct vm_session *session, uint16_t rows, uint16_t cols);
 
 /* Handle bytes read from the guest; returns 0, -EPROTO after destroying

@@ -11,10 +11,8 @@
 #include "log.h"
 #include "paths.h"
 #include "relay.h"
+#include "request.h"
 #include "vm.h"
-
-/* Largest guest memory a request may ask for, in MiB. */
-#define SESSION_MAX_MEMORY_MIB (64u * 1024u)
 
 static void send_failure(struct client *client, const char *text)
 {
@@ -71,14 +69,28 @@ static const char *optional_string(struct json_object *request, const char *key)
 	return json_object_get_string(member);
 }
 
-static int64_t optional_int(struct json_object *request, const char *key, int64_t fallback)
+/* Read the integer member `key` into *out, which keeps its value when the
+ * member is absent. A member of another type or outside min..max is
+ * invalid. */
+static int member_int(struct json_object *request, const char *key, int64_t min, int64_t max,
+		      int64_t *out, struct dv_error *err)
 {
 	struct json_object *member;
 
-	if (!json_object_object_get_ex(request, key, &member) ||
-	    !json_object_is_type(member, json_type_int))
-		return fallback;
-	return json_object_get_int64(member);
+	if (!json_object_object_get_ex(request, key, &member))
+		return 0;
+	if (!json_object_is_type(member, json_type_int))
+		return dv_error_invalid(err, EINVAL,
+					"invalid %s: must be a JSON number from %lld to %lld; see "
+					"docs/api.md", key, (long long)min, (long long)max);
+
+	int64_t value = json_object_get_int64(member);
+
+	if (value < min || value > max)
+		return dv_error_invalid(err, EINVAL, "invalid %s %lld: must be from %lld to %lld",
+					key, (long long)value, (long long)min, (long long)max);
+	*out = value;
+	return 0;
 }
 
 static bool optional_bool(struct json_object *request, const char *key)
@@ -88,18 +100,59 @@ static bool optional_bool(struct json_object *request, const char *key)
 	return json_object_object_get_ex(request, key, &member) && json_object_get_boolean(member);
 }
 
+/* Reject optional members of the wrong JSON type, which would otherwise
+ * count as absent or be converted. */
+static int check_member_types(struct json_object *request, struct dv_error *err)
+{
+	static const char *const strings[] = {"template", "cwd", "app", "start", "file_name",
+					      "name"};
+	static const char *const booleans[] = {"tty", "view_only"};
+	struct json_object *member;
+
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		if (json_object_object_get_ex(request, strings[i], &member) &&
+		    !json_object_is_type(member, json_type_string))
+			return dv_error_invalid(err, EINVAL,
+						"invalid %s: must be a JSON string; see docs/api.md",
+						strings[i]);
+	}
+	for (size_t i = 0; i < sizeof(booleans) / sizeof(booleans[0]); i++) {
+		if (json_object_object_get_ex(request, booleans[i], &member) &&
+		    !json_object_is_type(member, json_type_boolean))
+			return dv_error_invalid(err, EINVAL,
+						"invalid %s: must be true or false; see docs/api.md",
+						booleans[i]);
+	}
+	return 0;
+}
+
+static int check_env(char **env, struct dv_error *err)
+{
+	for (size_t i = 0; env[i] != NULL; i++) {
+		if (!dv_env_entry_valid(env[i]))
+			return dv_error_invalid(err, EINVAL,
+						"invalid env[%zu] \"%s\": need NAME=VALUE with a NAME "
+						"of letters, digits and '_', not starting with a digit",
+						i, env[i]);
+	}
+	return 0;
+}
+
 static int parse_open_fields(struct json_object *request, struct vm_request *out,
 			     struct dv_error *err)
 {
 	const char *file_name = optional_string(request, "file_name");
-	int64_t file_size = optional_int(request, "file_size", -1);
+	int64_t file_size = -1;
 	const char *app = optional_string(request, "app");
+	int ret = member_int(request, "file_size", 0, INT64_MAX, &file_size, err);
 
+	if (ret < 0)
+		return ret;
 	if (file_name == NULL || !dv_file_name_valid(file_name, strlen(file_name)))
 		return dv_error_invalid(err, EINVAL,
 					"invalid file_name: need a base name of 1..255 bytes without '/'");
 	if (file_size < 0)
-		return dv_error_invalid(err, EINVAL, "invalid file_size: need a number >= 0");
+		return dv_error_invalid(err, EINVAL, "missing file_size: need a number >= 0");
 	out->file_name = strdup(file_name);
 	out->app = strdup(app != NULL ? app : "");
 	out->file_size = (uint64_t)file_size;
@@ -134,19 +187,31 @@ static int parse_request(struct json_object *request, bool open, struct vm_reque
 {
 	int ret;
 	const char *cwd = optional_string(request, "cwd");
+	int64_t rows = 24;
+	int64_t cols = 80;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = open ? VM_KIND_OPEN : VM_KIND_RUN;
-	ret = parse_start(request, &out->start, err);
+	ret = check_member_types(request, err);
+	if (ret == 0)
+		ret = parse_start(request, &out->start, err);
+	if (ret == 0)
+		ret = member_int(request, "rows", DV_TERMINAL_SIZE_MIN, DV_TERMINAL_SIZE_MAX, &rows,
+				 err);
+	if (ret == 0)
+		ret = member_int(request, "cols", DV_TERMINAL_SIZE_MIN, DV_TERMINAL_SIZE_MAX, &cols,
+				 err);
 	if (ret < 0)
 		return ret;
 	out->tty = optional_bool(request, "tty");
-	out->rows = (uint16_t)optional_int(request, "rows", 24);
-	out->cols = (uint16_t)optional_int(request, "cols", 80);
+	out->rows = (uint16_t)rows;
+	out->cols = (uint16_t)cols;
 	out->cwd = strdup(cwd != NULL ? cwd : "");
 	if (out->cwd == NULL)
 		return dv_error_set(err, ENOMEM, "cannot parse the request");
 	ret = string_array(request, "env", &out->env, err);
+	if (ret == 0)
+		ret = check_env(out->env, err);
 	/* An open request has no argv: the guest runs `app` or the mailcap
 	 * entry, so its argv stays the empty array. */
 	if (ret == 0)
@@ -163,13 +228,12 @@ static int parse_request(struct json_object *request, bool open, struct vm_reque
 
 static int check_memory(struct json_object *request, unsigned *memory_mib, struct dv_error *err)
 {
-	int64_t memory = optional_int(request, "memory_mib", 0);
+	int64_t memory = 0; /* absent: the template's memory, see default_memory */
+	int ret = member_int(request, "memory_mib", DV_MEMORY_MIN_MIB, DV_MEMORY_MAX_MIB, &memory,
+			     err);
 
-	if (memory < 0 || memory > SESSION_MAX_MEMORY_MIB)
-		return dv_error_invalid(err, EINVAL, "invalid memory_mib %lld: must be 1..%u",
-					(long long)memory, SESSION_MAX_MEMORY_MIB);
 	*memory_mib = (unsigned)memory;
-	return 0;
+	return ret;
 }
 
 /* What every session request needs: a connection without a session and
@@ -180,7 +244,12 @@ static int check_connection(struct client *client, const char *op, size_t expect
 	if (client->session != NULL)
 		return dv_error_invalid(err, EBUSY, "this connection already has a session");
 	if (fd_count != expected)
-		return dv_error_invalid(err, EINVAL, "%s needs %zu fds, got %zu", op, expected,
+		return dv_error_invalid(err, EINVAL,
+					"%s needs %zu fds (%s) sent as SCM_RIGHTS with the first "
+					"byte of the request, got %zu; see docs/api.md",
+					op, expected,
+					expected == 5 ? "stdin, stdout, stderr, file_in, file_out"
+						      : "stdin, stdout, stderr",
 					fd_count);
 	return relay_check_fds(fds, fd_count, err);
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "api.h"
 #include "control.h"
+#include "host_memory.h"
 #include "log.h"
 #include "machine.h"
 #include "pool.h"
@@ -112,6 +114,7 @@ static void close_channels(struct vm *vm)
 	}
 	buffer_free(&vm->guest_out);
 	qmp_free(&vm->qmp);
+	qemu_output_close(&vm->qemu_output);
 }
 
 static void update_guest_events(struct vm *vm)
@@ -277,10 +280,13 @@ static int vm_spawn(struct vm *vm, struct dv_error *err)
 	int agent[2] = {-1, -1};
 	int qmp[2] = {-1, -1};
 	int incoming = -1;
+	int stderr_fd = -1;
 	int ret = make_socketpair(agent, err);
 
 	if (ret == 0)
 		ret = make_socketpair(qmp, err);
+	if (ret == 0)
+		ret = qemu_output_open(&vm->qemu_output, vm->name, &stderr_fd, err);
 	if (ret == 0 && vm->start == VM_START_RESTORE) {
 		ret = incoming = snapshot_open(vm, err);
 		if (ret > 0)
@@ -293,6 +299,7 @@ static int vm_spawn(struct vm *vm, struct dv_error *err)
 		.binary = qemu_binary, .vm_name = vm->name, .accel = vm->accel,
 		.memory_mib = vm->memory_mib, .template = vm->template,
 		.agent_fd = agent[1], .qmp_fd = qmp[1], .incoming_fd = incoming,
+		.stderr_fd = stderr_fd,
 	};
 
 	ret = qemu_spawn(&config, &vm->qemu_pid, err);
@@ -328,6 +335,8 @@ out:
 	}
 	if (incoming >= 0)
 		close(incoming);
+	if (stderr_fd >= 0)
+		close(stderr_fd);
 	return ret;
 }
 
@@ -482,12 +491,17 @@ static int load_template(struct vm *vm, const char *template_name, struct dv_err
 	if (vm->template == NULL)
 		return dv_error_set(err, ENOMEM, "cannot load template %s", template_name);
 	if (!dv_template_name_valid(template_name))
-		return dv_error_invalid(err, EINVAL, "invalid template name %s", template_name);
+		return dv_error_invalid(err, EINVAL,
+					"invalid template name \"%s\": use 1 to 32 of a-z, 0-9, '-' "
+					"and '_', starting with a letter or digit; list templates "
+					"with: dispvm template ls", template_name);
 	return template_metadata_load(template_name, vm->template, err);
 }
 
-unsigned vm_default_memory(const struct template_metadata *template,
-			   const struct vm_request *request)
+/* The guest memory in MiB when the request names none; `reason` says what
+ * set it. The sum is 64-bit because a sparse file may claim any size. */
+static uint64_t default_memory(const struct template_metadata *template,
+			       const struct vm_request *request, enum host_memory_reason *reason)
 {
 	uint64_t memory = template->memory_mib;
 	uint64_t file_mib = (request->file_size + (1u << 20) - 1) >> 20;
@@ -495,9 +509,35 @@ unsigned vm_default_memory(const struct template_metadata *template,
 	/* An open session's file lives in guest RAM. A file of up to a
 	 * quarter of the template's memory fits in it, so the VM keeps the
 	 * template's memory size and can be restored from its savefile. */
-	if (request->kind == VM_KIND_OPEN && file_mib * 4 > memory)
+	*reason = HOST_MEMORY_TEMPLATE;
+	if (request->kind == VM_KIND_OPEN && file_mib * 4 > memory) {
 		memory += 2 * file_mib;
-	return (unsigned)memory;
+		*reason = HOST_MEMORY_FILE;
+	}
+	return memory;
+}
+
+unsigned vm_default_memory(const struct template_metadata *template,
+			   const struct vm_request *request)
+{
+	enum host_memory_reason reason;
+	uint64_t memory = default_memory(template, request, &reason);
+
+	return memory > UINT_MAX ? UINT_MAX : (unsigned)memory;
+}
+
+/* Set the VM's guest memory and check that the host can give it. */
+static int choose_memory(struct vm *vm, unsigned requested_mib, struct dv_error *err)
+{
+	enum host_memory_reason reason = HOST_MEMORY_REQUESTED;
+	uint64_t memory = requested_mib != 0 ? requested_mib
+					   : default_memory(vm->template, &vm->main->request, &reason);
+	int ret = host_memory_check(vm->name, memory, reason, err);
+
+	if (ret < 0)
+		return ret;
+	vm->memory_mib = (unsigned)memory;
+	return 0;
 }
 
 static struct vm *vm_alloc(void)
@@ -515,6 +555,7 @@ static struct vm *vm_alloc(void)
 	vm->guest_source.fd = vm->qmp_source.fd = -1;
 	vm->timer.source.fd = -1;
 	vm->poll_timer.source.fd = -1;
+	qemu_output_init(&vm->qemu_output);
 	vm->created_ms = loop_now_ms();
 	return vm;
 }
@@ -528,8 +569,6 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 		ret = load_template(vm, template_name, err);
 	if (ret < 0)
 		return ret;
-	vm->memory_mib = memory_mib != 0 ? memory_mib
-					 : vm_default_memory(vm->template, &vm->main->request);
 	vm->command_display = vm_command_display(&vm->main->request);
 	if (vm->command_display == NULL)
 		return dv_error_set(err, ENOMEM, "cannot describe the command");
@@ -547,7 +586,7 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 		return dv_error_invalid(err, -ret, "cannot name a new VM: all %u names are in use",
 					NAMES_MAX);
 	vm->number = (unsigned)ret;
-	return 0;
+	return choose_memory(vm, memory_mib, err);
 }
 
 int vm_create(struct vm_request *request, const char *template_name, unsigned memory_mib,
@@ -773,12 +812,17 @@ void vm_destroy_all(void (*done)(void))
 	}
 }
 
-static void describe_status(int status, char *out, size_t size)
+/* Describe how QEMU ended, with its last line on stderr when it has one. */
+static void describe_status(int status, const char *last_line, char *out, size_t size)
 {
+	const char *separator = last_line[0] != '\0' ? ": " : "";
+
 	if (WIFSIGNALED(status))
-		snprintf(out, size, "QEMU killed by signal %d", WTERMSIG(status));
+		snprintf(out, size, "QEMU killed by signal %d%s%s", WTERMSIG(status), separator,
+			 last_line);
 	else
-		snprintf(out, size, "QEMU exited with status %d", WEXITSTATUS(status));
+		snprintf(out, size, "QEMU exited with status %d%s%s", WEXITSTATUS(status),
+			 separator, last_line);
 }
 
 /* QEMU exited while it restored a VM that may boot instead (start auto):
@@ -806,7 +850,7 @@ static bool restore_failed(struct vm *vm, const char *description)
 void vm_child_exited(pid_t pid, int status)
 {
 	struct vm *vm = vms;
-	char description[64];
+	char description[64 + QEMU_OUTPUT_LINE_MAX];
 
 	while (vm != NULL && vm->qemu_pid != pid)
 		vm = vm->next;
@@ -814,7 +858,8 @@ void vm_child_exited(pid_t pid, int status)
 		log_debug("reaped pid %d", (int)pid);
 		return;
 	}
-	describe_status(status, description, sizeof(description));
+	qemu_output_drain(&vm->qemu_output);
+	describe_status(status, vm->qemu_output.last_line, description, sizeof(description));
 	if (vm->state == VM_STOPPING) {
 		log_debug("%s: %s", vm->name, description);
 		vm->qemu_pid = 0;
@@ -830,7 +875,7 @@ void vm_child_exited(pid_t pid, int status)
 	if (restore_failed(vm, description))
 		return;
 
-	char error[256];
+	char error[sizeof(description) + 32];
 
 	if (vm->decoder->used > 0) {
 		/* The guest stream ended inside a frame. */

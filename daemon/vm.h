@@ -18,6 +18,7 @@
 #include "loop.h"
 #include "metadata.h"
 #include "names.h"
+#include "qemu_output.h"
 #include "qmp.h"
 
 struct client;
@@ -129,6 +130,8 @@ struct vm {
 	int qmp_fd;
 	struct loop_source qmp_source;
 	struct qmp qmp;
+
+	struct qemu_output qemu_output; /* QEMU's stderr */
 
 	char *end_cause; /* why the VM is stopping, for the log */
 	struct vm *next;

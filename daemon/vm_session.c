@@ -4,6 +4,7 @@
  * upwards from 1, and ends with the guest's EXIT on that channel.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,4 +290,31 @@ int relay_try_finish(struct vm_session *session)
 	log_info("%s: exec on channel %u ended: %s", vm->name, session->channel, cause);
 	session_free(session);
 	return 0;
+}
+
+void relay_end_before_command(struct vm_session *session, uint32_t signo)
+{
+	struct vm *vm = session->vm;
+	const char *abbrev = sigabbrev_np((int)signo);
+	char name[32];
+	char cause[128];
+
+	if (abbrev != NULL)
+		snprintf(name, sizeof(name), "SIG%s", abbrev);
+	else
+		snprintf(name, sizeof(name), "signal %u", signo);
+	snprintf(cause, sizeof(cause), "the client sent %s before the command started", name);
+	session->relay.exit_received = true;
+	session->relay.exit_status = 128 + (int)signo;
+	relay_close_fds(session);
+	if (session->client != NULL) {
+		client_send(session->client, exit_event(&session->relay));
+		finish_client(session, NULL);
+	}
+	if (session->main) {
+		vm_destroy(vm, cause, NULL);
+		return;
+	}
+	log_info("%s: exec on channel %u ended: %s", vm->name, session->channel, cause);
+	session_free(session);
 }

@@ -34,3 +34,22 @@ def test_bad_input_one_line(minimal_template, args, named, env):
     assert helpers.list_vms() == []
     # Only the pool's preloaded VMs may run.
     assert set(helpers.suite_qemu_pids()) <= set(helpers.pool_qemu_pids())
+
+
+def test_qemu_error_reaches_client(minimal_template, tmp_path, daemon_log):
+    fake_qemu = tmp_path / "qemu-system-x86_64"
+    fake_qemu.write_text("#!/bin/sh\necho 'qemu-system-x86_64: -m 1: invented failure' >&2\n"
+                         "exit 1\n")
+    fake_qemu.chmod(0o755)
+    env = {"DISPVM_QEMU": str(fake_qemu)}
+    # A running daemon keeps the QEMU path it started with.
+    assert helpers.stop_daemons() == []
+    result = dispvm("run", "--start", "boot", "--", "true", env=env, timeout=120)
+    assert helpers.stop_daemons() == []
+
+    assert result.status == helpers.DISPVM_FAILED, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result
+    assert "QEMU exited with status 1: qemu-system-x86_64: -m 1: invented failure" in lines[0], \
+        result
+    assert "QEMU: qemu-system-x86_64: -m 1: invented failure" in daemon_log.text()

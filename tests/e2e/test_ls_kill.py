@@ -54,3 +54,20 @@ def test_kill_unknown_name(minimal_template):
     assert result.status == helpers.DISPVM_FAILED, result
     assert "disp0" in result.stderr, result
     assert len(result.stderr.splitlines()) == 1, result
+
+
+def test_kill_names_every_unknown(minimal_template):
+    result = dispvm("kill", "disp1", "disp2")
+    assert result.status == helpers.DISPVM_FAILED, result
+    assert result.stderr == "dispvm: no VMs named disp1, disp2; list VMs with: dispvm ls\n", \
+        result
+
+
+def test_kill_quotes_names(minimal_template):
+    result = dispvm("kill", "")
+    assert result.status == helpers.DISPVM_FAILED, result
+    assert result.stderr == "dispvm: no VM named ''; list VMs with: dispvm ls\n", result
+
+    result = dispvm("kill", "a b", "it's")
+    assert result.stderr == \
+        "dispvm: no VMs named 'a b', 'it'\\''s'; list VMs with: dispvm ls\n", result

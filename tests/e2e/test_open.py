@@ -199,3 +199,28 @@ def test_open_unwritable_view_only(minimal_template, work_dir):
     assert "view-only" in result.stderr, result
     assert path.read_text() == "hello\n"
     assert sorted(os.listdir(work_dir)) == ["readonly.txt"]
+
+
+def test_open_readonly_dir_named(minimal_template, work_dir):
+    """A writable file in a read-only directory opens view-only, and the
+    message says that the directory is the reason."""
+    rodir = work_dir / "rodir"
+    rodir.mkdir()
+    path = rodir / "f.txt"
+    path.write_text("hello\n")
+    source = work_dir / "source.txt"
+    source.write_text("hello\n")
+    assert dispvm("ls").status == 0
+    # The directory is read-only; the file on it is a read-write bind mount.
+    script = (f"mount --bind {shlex.quote(str(rodir))} {shlex.quote(str(rodir))} && "
+              f"mount -o remount,ro,bind {shlex.quote(str(rodir))} && "
+              f"mount --bind {shlex.quote(str(source))} {shlex.quote(str(path))} && "
+              f"exec {shlex.quote(str(helpers.DISPVM))} open --app true "
+              f"{shlex.quote(str(path))}")
+    completed = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                               capture_output=True, timeout=240)
+    result = helpers.make_result(completed.returncode, completed.stdout, completed.stderr)
+    assert result.status == 0, result
+    assert f"the directory {rodir} is not writable" in result.stderr, result
+    assert "view-only" in result.stderr, result
+    assert helpers.wait_for_vm_count(0, 10), helpers.list_vms()

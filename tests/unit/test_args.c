@@ -58,6 +58,23 @@ static void run_help(void **state)
 	args_free_run(&options);
 }
 
+static void run_no_tty_last_wins(void **state)
+{
+	char *no_tty_argv[] = {"run", "-t", "-T", "true", NULL};
+	char *tty_argv[] = {"run", "--no-tty", "--tty", "true", NULL};
+	struct run_options options;
+	struct dv_error err = {0};
+
+	assert_int_equal(args_parse_run(ARGC(no_tty_argv), no_tty_argv, &options, &err), 0);
+	assert_true(options.no_tty);
+	assert_false(options.tty);
+	args_free_run(&options);
+	assert_int_equal(args_parse_run(ARGC(tty_argv), tty_argv, &options, &err), 0);
+	assert_false(options.no_tty);
+	assert_true(options.tty);
+	args_free_run(&options);
+}
+
 /* Each invalid vector fails with a message that contains `expected`. */
 static void run_rejects_bad_input(void **state)
 {
@@ -279,6 +296,7 @@ int main(void)
 		cmocka_unit_test(run_full_options),
 		cmocka_unit_test(run_stops_at_command),
 		cmocka_unit_test(run_help),
+		cmocka_unit_test(run_no_tty_last_wins),
 		cmocka_unit_test(run_rejects_bad_input),
 		cmocka_unit_test(exec_name_then_options),
 		cmocka_unit_test(exec_options_before_name),
