@@ -121,8 +121,22 @@ def control_request(request, timeout=30):
     return json.loads(reply)
 
 
-def list_vms():
-    """VMs as the control API lists them (with qemu_pid), [] without a daemon."""
+def list_vms(settle=10):
+    """VMs as the control API lists them (with qemu_pid), [] without a daemon.
+
+    A client gets its last event before the daemon has reaped QEMU, so its
+    VM stays listed as `stopping` for a moment after the client exits.
+    Wait up to `settle` seconds for such VMs to go, so that callers see the
+    settled list."""
+    deadline = time.monotonic() + settle
+    while True:
+        vms = _list_once()
+        if all(vm["state"] != "stopping" for vm in vms) or time.monotonic() > deadline:
+            return vms
+        time.sleep(0.1)
+
+
+def _list_once():
     if not (runtime_dir() / "control.sock").exists():
         return []
     try:
