@@ -382,6 +382,12 @@ int args_parse_ls(int argc, char *argv[], struct ls_options *options, struct dv_
 			options->json = true;
 			continue;
 		}
+		if ((r = match_flag(&cursor, arg, "--all", "-a", err)) != 0) {
+			if (r < 0)
+				return r;
+			options->all = true;
+			continue;
+		}
 		if (is_option(arg))
 			return unknown_option(&cursor, arg, err);
 		return dv_error_invalid(err, EINVAL, "'ls' takes no arguments but got '%s'; see 'dispvm ls --help'", arg);

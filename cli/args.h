@@ -45,6 +45,7 @@ struct open_options {
 struct ls_options {
 	bool help;
 	bool json;
+	bool all; /* also the pool's preloaded VMs */
 };
 
 struct kill_options {

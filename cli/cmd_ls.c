@@ -11,9 +11,11 @@
 #include "commands.h"
 
 static const char ls_usage[] =
-	"Usage: dispvm ls [--json]\n"
+	"Usage: dispvm ls [--all] [--json]\n"
 	"List the running disposable VMs.\n"
 	"\n"
+	"  -a, --all   also list the pool's preloaded VMs, in state preloading\n"
+	"              (restoring) or preloaded (paused, ready to be taken)\n"
 	"  --json      print a JSON array of objects with the keys name, state,\n"
 	"              template, accel, start (pool, restore or boot), memory (MiB),\n"
 	"              uptime (seconds) and command\n"
@@ -126,7 +128,7 @@ static void print_table(struct json_object *vms)
 }
 
 /* Ask the daemon, starting it if needed, for its VMs. */
-static int request_list(struct json_object **reply, struct dv_error *err)
+static int request_list(bool all, struct json_object **reply, struct dv_error *err)
 {
 	struct json_object *request;
 	struct line_reader reader;
@@ -143,6 +145,8 @@ static int request_list(struct json_object **reply, struct dv_error *err)
 	}
 	request = json_object_new_object();
 	json_object_object_add(request, "op", json_object_new_string("list"));
+	if (all)
+		json_object_object_add(request, "all", json_object_new_boolean(1));
 	r = client_send(fd, request, NULL, 0, err);
 	if (r == 0)
 		r = client_read_line(fd, &reader, reply, err);
@@ -166,7 +170,7 @@ int cmd_ls(int argc, char *argv[])
 		fputs(ls_usage, stdout);
 		return 0;
 	}
-	if (request_list(&reply, &err) < 0)
+	if (request_list(options.all, &reply, &err) < 0)
 		return cmd_fail(err.message);
 	if (reply != NULL && json_object_object_get_ex(reply, "ok", &ok) && !json_object_get_boolean(ok)) {
 		int status = cmd_fail(json_object_get_string(json_object_object_get(reply, "error")));

@@ -64,12 +64,19 @@ static const char *state_name(enum vm_state state)
 	return "unknown";
 }
 
+static const char *vm_state_name(const struct vm *vm)
+{
+	if (vm->preloaded && vm->state != VM_STOPPING)
+		return vm->pool_ready ? "preloaded" : "preloading";
+	return state_name(vm->state);
+}
+
 static struct json_object *describe_vm(const struct vm *vm, int64_t now)
 {
 	struct json_object *entry = json_object_new_object();
 
 	json_object_object_add(entry, "name", json_object_new_string(vm->name));
-	json_object_object_add(entry, "state", json_object_new_string(state_name(vm->state)));
+	json_object_object_add(entry, "state", json_object_new_string(vm_state_name(vm)));
 	json_object_object_add(entry, "template", json_object_new_string(vm->template->name));
 	json_object_object_add(entry, "accel", json_object_new_string(accel_name(vm->accel)));
 	json_object_object_add(entry, "memory_mib", json_object_new_int64(vm->memory_mib));
@@ -82,15 +89,19 @@ static struct json_object *describe_vm(const struct vm *vm, int64_t now)
 	return entry;
 }
 
-static void handle_list(struct client *client)
+static void handle_list(struct client *client, struct json_object *request)
 {
 	struct json_object *reply = ok_reply();
 	struct json_object *vms = json_object_new_array();
+	struct json_object *all_member;
+	bool all = json_object_object_get_ex(request, "all", &all_member) &&
+		   json_object_get_boolean(all_member);
 	int64_t now = loop_now_ms();
 
-	/* VMs that build savefiles are the daemon's own business. */
+	/* VMs that build savefiles are the daemon's own business; preloaded
+	 * ones are listed on request. */
 	for (struct vm *vm = vm_first(); vm != NULL; vm = vm->next) {
-		if (vm->kind != VM_KIND_SAVE)
+		if (vm->kind != VM_KIND_SAVE && (all || !vm->preloaded))
 			json_object_array_add(vms, describe_vm(vm, now));
 	}
 	json_object_object_add(reply, "vms", vms);
@@ -321,7 +332,7 @@ void api_handle(struct client *client, struct json_object *request, int *fds, si
 	else if (strcmp(op, "version") == 0)
 		handle_version(client);
 	else if (strcmp(op, "list") == 0)
-		handle_list(client);
+		handle_list(client, request);
 	else if (strcmp(op, "kill") == 0)
 		handle_kill(client, request);
 	else if (strcmp(op, "signal") == 0)

@@ -14,10 +14,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "control.h"
 #include "log.h"
 #include "loop.h"
 #include "paths.h"
+#include "pool.h"
 #include "records.h"
 #include "vm.h"
 
@@ -42,6 +44,10 @@ static void usage(FILE *out)
 		"  --log-level LEVEL  error, warning, info (default) or debug\n"
 		"  --help             show this help\n"
 		"  --version          show the version\n\n"
+		"Settings: $XDG_CONFIG_HOME/dispvm/dispvm.conf (else\n"
+		"~/.config/dispvm/dispvm.conf): the default template, the pool of preloaded\n"
+		"disposables per template and the memory the pool leaves free (see\n"
+		"docs/config.md). SIGHUP rereads it.\n\n"
 		"Environment:\n"
 		"  DISPVM_QEMU            QEMU binary (default: qemu-system-x86_64 in PATH)\n"
 		"  DISPVM_ACCEL           kvm or tcg: skip the KVM probe and use this\n"
@@ -206,11 +212,14 @@ static void signal_received(struct loop_source *source, uint32_t events)
 			reap_children();
 			break;
 		case SIGHUP:
-			log_info("received SIGHUP; there is no configuration to reload yet");
+			log_info("received SIGHUP; rereading the settings");
+			config_reload();
+			pool_kick();
 			break;
 		default:
 			log_info("received %s; destroying %u VMs and stopping",
 				 strsignal((int)info.ssi_signo), vm_count());
+			pool_stop();
 			vm_destroy_all(all_vms_destroyed);
 			control_stop();
 			break;
@@ -294,6 +303,9 @@ int main(int argc, char **argv)
 		die(err.message);
 	records_clean_stale();
 	log_info("dispvmd %s serving %s", DISPVM_VERSION, paths.socket);
+	config_reload();
+	if (pool_init(&err) < 0)
+		log_error("%s; no preloaded disposables", err.message);
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "1", 1) != 1)
 			log_warning("cannot notify the parent process: %m");

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "machine.h"
+#include "pool.h"
 #include "savefile.h"
 #include "snapshot.h"
 #include "vm.h"
@@ -61,8 +62,8 @@ int snapshot_choose_start(struct vm *vm, bool accel_decided, struct dv_error *er
 		return 0;
 	if (wanted == VM_START_POOL)
 		return dv_error_invalid(err, ENOENT,
-					"no preloaded disposable is available for template %s; "
-					"use --start auto, restore or boot", vm->template->name);
+					"no preloaded disposable of template %s is ready; "
+					"use --start auto", vm->template->name);
 	if (!restore_blocked(vm, accel_decided, reason, sizeof(reason), &rebuild)) {
 		vm->start = VM_START_RESTORE;
 		return 0;
@@ -138,8 +139,21 @@ static void status_received(void *data, struct json_object *result, const char *
 		fail_restore(vm, "loading the state", name);
 		return;
 	}
+	if (vm->preloaded) {
+		pool_vm_loaded(vm);
+		return;
+	}
 	if (qmp_execute(&vm->qmp, vm->qmp_fd, "cont", NULL, -1, resumed, vm) < 0)
 		fail_restore(vm, "cont", "cannot send the command");
+}
+
+int snapshot_cont(struct vm *vm, struct dv_error *err)
+{
+	int ret = qmp_execute(&vm->qmp, vm->qmp_fd, "cont", NULL, -1, resumed, vm);
+
+	if (ret < 0)
+		return dv_error_set(err, -ret, "cannot ask QEMU to resume the guest");
+	return 0;
 }
 
 static int query_status(struct vm *vm)

@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "control.h"
+#include "config.h"
 #include "log.h"
 #include "paths.h"
 #include "relay.h"
@@ -281,7 +282,7 @@ void api_start_session(struct client *client, struct json_object *request, bool 
 		reject(client, &parsed, fds, fd_count, err.message);
 		return;
 	}
-	ret = vm_create(&parsed, template_name != NULL ? template_name : DV_DEFAULT_TEMPLATE,
+	ret = vm_create(&parsed, template_name != NULL ? template_name : config_current()->template,
 			memory_mib, client, &session, &err);
 	if (ret < 0) {
 		log_error("cannot start a VM: %s", err.message);
@@ -300,8 +301,9 @@ static int find_exec_vm(const char *name, struct vm **out, struct dv_error *err)
 
 	if (name == NULL)
 		return dv_error_invalid(err, EINVAL, "invalid exec request: name must be a VM name");
-	/* A VM that writes a savefile runs no commands, and `list` hides it. */
-	if (vm == NULL || vm->kind == VM_KIND_SAVE)
+	/* A VM that writes a savefile runs no commands, and a preloaded VM
+	 * none before a run or open takes it; `list` hides both. */
+	if (vm == NULL || vm->kind == VM_KIND_SAVE || vm->preloaded)
 		return dv_error_invalid(err, ENOENT, "no VM named %s; list VMs with: dispvm ls",
 					name);
 	if (vm->state == VM_STOPPING || vm->main == NULL || vm->main->relay.exit_received)

@@ -31,6 +31,10 @@ int snapshot_open(struct vm *vm, struct dv_error *err);
  * guest and send IDENTITY. */
 int snapshot_resume(struct vm *vm, struct dv_error *err);
 
+/* Resume a paused restored VM (a pool member being taken) and send
+ * IDENTITY once it runs. */
+int snapshot_cont(struct vm *vm, struct dv_error *err);
+
 /* The agent of a save VM said HELLO: save the guest to the savefile. */
 void snapshot_save(struct vm *vm);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "host_memory.h"
 #include "log.h"
 #include "machine.h"
+#include "pool.h"
 #include "qemu.h"
 #include "records.h"
 #include "relay.h"
@@ -468,6 +470,8 @@ void vm_agent_ready(struct vm *vm)
 	log_info("%s: started (start %s, qemu pid %d, accel %s, agent ready after %.2f s)",
 		 vm->name, vm_start_name(vm->start), (int)vm->qemu_pid, accel_name(vm->accel),
 		 seconds_since(vm->spawned_ms));
+	if (vm->start == VM_START_POOL)
+		pool_kick();
 
 	/* The main session first, then exec sessions that waited for the
 	 * agent. relay_start may free the session it starts. */
@@ -496,27 +500,38 @@ static int load_template(struct vm *vm, const char *template_name, struct dv_err
 
 /* The guest memory in MiB when the request names none; `reason` says what
  * set it. The sum is 64-bit because a sparse file may claim any size. */
-static uint64_t default_memory(const struct vm *vm, enum host_memory_reason *reason)
+static uint64_t default_memory(const struct template_metadata *template,
+			       const struct vm_request *request, enum host_memory_reason *reason)
 {
-	uint64_t memory = vm->template->memory_mib;
-	uint64_t file_mib = (vm->main->request.file_size + (1u << 20) - 1) >> 20;
+	uint64_t memory = template->memory_mib;
+	uint64_t file_mib = (request->file_size + (1u << 20) - 1) >> 20;
 
 	/* An open session's file lives in guest RAM. A file of up to a
 	 * quarter of the template's memory fits in it, so the VM keeps the
 	 * template's memory size and can be restored from its savefile. */
 	*reason = HOST_MEMORY_TEMPLATE;
-	if (vm->main->request.kind == VM_KIND_OPEN && file_mib * 4 > memory) {
+	if (request->kind == VM_KIND_OPEN && file_mib * 4 > memory) {
 		memory += 2 * file_mib;
 		*reason = HOST_MEMORY_FILE;
 	}
 	return memory;
 }
 
+unsigned vm_default_memory(const struct template_metadata *template,
+			   const struct vm_request *request)
+{
+	enum host_memory_reason reason;
+	uint64_t memory = default_memory(template, request, &reason);
+
+	return memory > UINT_MAX ? UINT_MAX : (unsigned)memory;
+}
+
 /* Set the VM's guest memory and check that the host can give it. */
 static int choose_memory(struct vm *vm, unsigned requested_mib, struct dv_error *err)
 {
 	enum host_memory_reason reason = HOST_MEMORY_REQUESTED;
-	uint64_t memory = requested_mib != 0 ? requested_mib : default_memory(vm, &reason);
+	uint64_t memory = requested_mib != 0 ? requested_mib
+					   : default_memory(vm->template, &vm->main->request, &reason);
 	int ret = host_memory_check(vm->name, memory, reason, err);
 
 	if (ret < 0)
@@ -577,6 +592,11 @@ static int vm_prepare(struct vm *vm, const char *template_name, unsigned memory_
 int vm_create(struct vm_request *request, const char *template_name, unsigned memory_mib,
 	      struct client *client, struct vm_session **out, struct dv_error *err)
 {
+	int taken = pool_take(request, template_name, memory_mib, client, out, err);
+
+	if (taken != 0)
+		return taken < 0 ? taken : 0;
+
 	struct vm *vm = vm_alloc();
 
 	if (vm == NULL) {
@@ -603,6 +623,80 @@ int vm_create(struct vm_request *request, const char *template_name, unsigned me
 	ret = vm_launch(vm, err);
 	if (ret < 0) {
 		dv_error_prefix(err, "%s: starting QEMU", vm->name);
+		vm_destroy(vm, err->message, NULL);
+		return ret;
+	}
+	vm->main->client = client;
+	*out = vm->main;
+	return 0;
+}
+
+int vm_preload(const char *template_name, const char *savefile_id, struct dv_error *err)
+{
+	/* A placeholder main session without a client: vm_take gives it the
+	 * request that takes the VM. */
+	struct vm_request request = {.kind = VM_KIND_RUN, .start = VM_START_RESTORE};
+	struct vm *vm = vm_alloc();
+
+	if (vm == NULL)
+		return dv_error_set(err, ENOMEM, "cannot create a VM");
+	vm->kind = request.kind;
+	vm->start_request = request.start;
+	vm->preloaded = true;
+	if (relay_session_new(vm, &request, NULL, true) == NULL) {
+		vm_free(vm);
+		return dv_error_set(err, ENOMEM, "cannot create a VM");
+	}
+	snprintf(vm->savefile_id, sizeof(vm->savefile_id), "%s", savefile_id);
+
+	int ret = vm_prepare(vm, template_name, 0, err);
+
+	if (ret < 0) {
+		vm_free(vm);
+		return ret;
+	}
+	vm->next = vms;
+	vms = vm;
+	log_info("%s: preloading (template %s, %u MiB)", vm->name, vm->template->name,
+		 vm->memory_mib);
+	ret = vm_launch(vm, err);
+	if (ret < 0) {
+		dv_error_prefix(err, "%s: starting QEMU", vm->name);
+		vm_destroy(vm, err->message, NULL);
+	}
+	return ret;
+}
+
+int vm_take(struct vm *vm, struct vm_request *request, struct client *client,
+	    struct vm_session **out, struct dv_error *err)
+{
+	char *display = vm_command_display(request);
+
+	if (display == NULL) {
+		vm_request_free(request);
+		return dv_error_set(err, ENOMEM, "cannot describe the command");
+	}
+	vm_request_free(&vm->main->request);
+	vm->main->request = *request;
+	memset(request, 0, sizeof(*request));
+	vm->kind = vm->main->request.kind;
+	vm->start_request = vm->main->request.start;
+	free(vm->command_display);
+	vm->command_display = display;
+	vm->preloaded = vm->pool_ready = false;
+	vm->start = VM_START_POOL;
+	vm->created_ms = vm->spawned_ms = loop_now_ms();
+	log_info("%s: taken from the pool (template %s, %u MiB, %s)", vm->name,
+		 vm->template->name, vm->memory_mib, vm_kind_name(vm->kind));
+
+	int ret = loop_timer_arm(&vm->timer, VM_TCG_AGENT_DEADLINE_MS);
+
+	if (ret < 0)
+		dv_error_set(err, -ret, "cannot arm the agent deadline");
+	else
+		ret = snapshot_cont(vm, err);
+	if (ret < 0) {
+		dv_error_prefix(err, "%s: resuming the preloaded VM", vm->name);
 		vm_destroy(vm, err->message, NULL);
 		return ret;
 	}
@@ -649,6 +743,7 @@ static void vm_free(struct vm *vm)
 	free(vm);
 	if (registered)
 		api_vm_freed(name);
+	pool_kick();
 	if (all_destroyed != NULL && vms == NULL) {
 		void (*done)(void) = all_destroyed;
 

@@ -118,6 +118,9 @@ struct vm {
 	enum vm_start start;     /* VM_START_RESTORE or VM_START_BOOT */
 	struct loop_timer poll_timer; /* QMP polls of a restore or a save */
 	struct save_job *save;   /* with VM_KIND_SAVE */
+	bool preloaded;          /* a pool member, paused until taken */
+	bool pool_ready;         /* the pool member is restored and paused */
+	char savefile_id[256];   /* the savefile a pool member came from */
 
 	int guest_fd;
 	struct loop_source guest_source;
@@ -139,6 +142,21 @@ struct vm {
  * errno value with `err` set; the request is freed either way. */
 int vm_create(struct vm_request *request, const char *template_name, unsigned memory_mib,
 	      struct client *client, struct vm_session **out, struct dv_error *err);
+
+/* Start a pool member of `template_name`: restore it from the savefile
+ * that `savefile_id` names (pool.c) and leave it paused. */
+int vm_preload(const char *template_name, const char *savefile_id, struct dv_error *err);
+
+/* Give the paused pool member `vm`'s main session the request (taken
+ * over either way) and the client, and resume it. On failure destroys
+ * the VM. */
+int vm_take(struct vm *vm, struct vm_request *request, struct client *client,
+	    struct vm_session **out, struct dv_error *err);
+
+/* The memory a request gets without memory_mib (see `open` in
+ * docs/api.md). */
+unsigned vm_default_memory(const struct template_metadata *template,
+			   const struct vm_request *request);
 
 /*
  * Stop the VM: close every session's descriptors, send the main client an

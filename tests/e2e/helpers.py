@@ -121,8 +121,22 @@ def control_request(request, timeout=30):
     return json.loads(reply)
 
 
-def list_vms():
-    """VMs as the control API lists them (with qemu_pid), [] without a daemon."""
+def list_vms(settle=10):
+    """VMs as the control API lists them (with qemu_pid), [] without a daemon.
+
+    A client gets its last event before the daemon has reaped QEMU, so its
+    VM stays listed as `stopping` for a moment after the client exits.
+    Wait up to `settle` seconds for such VMs to go, so that callers see the
+    settled list."""
+    deadline = time.monotonic() + settle
+    while True:
+        vms = _list_once()
+        if all(vm["state"] != "stopping" for vm in vms) or time.monotonic() > deadline:
+            return vms
+        time.sleep(0.1)
+
+
+def _list_once():
     if not (runtime_dir() / "control.sock").exists():
         return []
     try:
@@ -131,6 +145,24 @@ def list_vms():
         return []  # a socket left by a daemon that was killed
     assert reply.get("ok"), f"list failed: {reply}"
     return reply["vms"]
+
+
+def list_all_vms():
+    """VMs with the pool's preloaded ones (`list` with `all`)."""
+    if not (runtime_dir() / "control.sock").exists():
+        return []
+    try:
+        reply = control_request({"op": "list", "all": True})
+    except ConnectionRefusedError:
+        return []
+    assert reply.get("ok"), f"list failed: {reply}"
+    return reply["vms"]
+
+
+def pool_qemu_pids():
+    """QEMU pids of the pool's members, loading or ready."""
+    return [vm["qemu_pid"] for vm in list_all_vms()
+            if vm["state"] in ("preloading", "preloaded")]
 
 
 def wait_until(predicate, timeout, interval=0.1):
@@ -184,9 +216,11 @@ def _all_pids():
 def daemon_pids():
     """Live dispvmd processes that serve this suite's runtime dir."""
     marker = f"XDG_RUNTIME_DIR={os.environ.get('XDG_RUNTIME_DIR', '')}".encode()
-    return [pid for pid in _all_pids()
-            if os.path.basename(_process_exe(pid)).startswith("dispvmd")
-            and marker in _process_environ(pid) and pid_alive(pid)]
+    found = [pid for pid in _all_pids()
+             if os.path.basename(_process_exe(pid)).startswith("dispvmd")
+             and marker in _process_environ(pid) and pid_alive(pid)]
+    # A child the daemon just forked runs dispvmd's image until it execs QEMU.
+    return [pid for pid in found if _parent_pid(pid) not in found]
 
 
 def suite_qemu_pids(known_daemons=()):

@@ -115,15 +115,6 @@ def test_exec_into_restored_vm(fresh_savefile, daemon_log):
         helpers.finish(process, timeout=60)
 
 
-def test_start_pool_is_unavailable(minimal_template):
-    result = dispvm("run", "--start", "pool", "--", "true")
-
-    assert result.status == helpers.DISPVM_FAILED, result
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result
-    assert "no preloaded disposable" in lines[0], result
-
-
 def test_other_memory_boots(fresh_savefile, daemon_log):
     refused = dispvm("run", "--start", "restore", "--memory", "320", "--", "true")
 
