@@ -14,6 +14,7 @@
 #include "log.h"
 #include "paths.h"
 #include "relay.h"
+#include "shell.h"
 #include "snapshot.h"
 #include "vm.h"
 
@@ -108,28 +109,6 @@ static void handle_list(struct client *client, struct json_object *request)
 	client_send(client, reply);
 }
 
-/* Write `word` to `out`, in single quotes when a shell would need them. */
-static void write_quoted(FILE *out, const char *word)
-{
-	bool plain = word[0] != '\0';
-
-	for (const char *c = word; plain && *c != '\0'; c++)
-		plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-			       "_./=:,+-@%", *c) != NULL;
-	if (plain) {
-		fputs(word, out);
-		return;
-	}
-	fputc('\'', out);
-	for (const char *c = word; *c != '\0'; c++) {
-		if (*c == '\'')
-			fputs("'\\''", out);
-		else
-			fputc(*c, out);
-	}
-	fputc('\'', out);
-}
-
 /* "no VM named X; ..." or "no VMs named X, Y; ..." for the unknown names,
  * or NULL when out of memory. */
 static char *unknown_names_error(struct json_object *unknown)
@@ -145,7 +124,7 @@ static char *unknown_names_error(struct json_object *unknown)
 	for (size_t i = 0; i < count; i++) {
 		if (i > 0)
 			fputs(", ", out);
-		write_quoted(out, json_object_get_string(json_object_array_get_idx(unknown, i)));
+		dv_shell_quote(out, json_object_get_string(json_object_array_get_idx(unknown, i)));
 	}
 	fputs("; list VMs with: dispvm ls", out);
 	fclose(out);

@@ -23,6 +23,7 @@
 #include "qemu.h"
 #include "records.h"
 #include "relay.h"
+#include "shell.h"
 #include "snapshot.h"
 
 /* Time the agent has to say HELLO under TCG. A Debian cloud kernel
@@ -894,34 +895,11 @@ void vm_child_exited(pid_t pid, int status)
 	vm_destroy(vm, description, error);
 }
 
-static bool needs_quotes(const char *word)
-{
-	if (word[0] == '\0')
-		return true;
-	for (const char *c = word; *c != '\0'; c++) {
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-			   "_./=:,+-@%", *c) == NULL)
-			return true;
-	}
-	return false;
-}
-
 static void append_word(FILE *out, const char *word, bool first)
 {
 	if (!first)
 		fputc(' ', out);
-	if (!needs_quotes(word)) {
-		fputs(word, out);
-		return;
-	}
-	fputc('\'', out);
-	for (const char *c = word; *c != '\0'; c++) {
-		if (*c == '\'')
-			fputs("'\\''", out);
-		else
-			fputc(*c, out);
-	}
-	fputc('\'', out);
+	dv_shell_quote(out, word);
 }
 
 char *vm_command_display(const struct vm_request *request)
