@@ -15,7 +15,7 @@ static const char main_usage[] =
 	"  exec NAME [OPTION]... [--] COMMAND [ARG]...\n"
 	"                                         run COMMAND in the running VM NAME\n"
 	"  open [OPTION]... FILE                  edit a copy of FILE in a new VM\n"
-	"  ls [--json]                            list the running VMs\n"
+	"  ls [--all] [--json]                    list the running VMs\n"
 	"  kill NAME...                           destroy VMs\n"
 	"  template build [NAME]                  build the template NAME\n"
 	"  template ls                            list the templates\n"
