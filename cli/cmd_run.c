@@ -9,6 +9,18 @@
 #include "session.h"
 #include "tty.h"
 
+/* Options and exit statuses that run and exec share. */
+#define COMMAND_OPTIONS_HELP \
+	"  -t, --tty        run COMMAND under a terminal in the guest; the default when\n" \
+	"                   standard input and output are both terminals\n" \
+	"  -T, --no-tty     run COMMAND without a terminal even when standard input and\n" \
+	"                   output are terminals\n" \
+	"  -e NAME=VALUE    set the environment variable NAME for COMMAND; repeatable\n" \
+	"  -h, --help       print this help and exit\n" \
+	"\n" \
+	"The exit status is COMMAND's, 128+N when a signal N killed it, 126 when it\n" \
+	"could not be executed, 127 when it was not found, and 125 when dispvm failed.\n"
+
 static const char run_usage[] =
 	"Usage: dispvm run [OPTION]... [--] COMMAND [ARG]...\n"
 	"Run COMMAND in a new disposable VM, connected to this terminal's standard\n"
@@ -22,15 +34,7 @@ static const char run_usage[] =
 	"  --start HOW      auto (default): a preloaded VM from the pool, else restore\n"
 	"                   the template's savefile, else boot; pool, restore or boot\n"
 	"                   demand one way\n"
-	"  -t, --tty        run COMMAND under a terminal in the guest; the default when\n"
-	"                   standard input and output are both terminals\n"
-	"  -T, --no-tty     run COMMAND without a terminal even when standard input and\n"
-	"                   output are terminals\n"
-	"  -e NAME=VALUE    set the environment variable NAME for COMMAND; repeatable\n"
-	"  -h, --help       print this help and exit\n"
-	"\n"
-	"The exit status is COMMAND's, 128+N when a signal N killed it, 126 when it\n"
-	"could not be executed, 127 when it was not found, and 125 when dispvm failed.\n";
+	COMMAND_OPTIONS_HELP;
 
 static const char exec_usage[] =
 	"Usage: dispvm exec NAME [OPTION]... [--] COMMAND [ARG]...\n"
@@ -40,15 +44,7 @@ static const char exec_usage[] =
 	"when that ends COMMAND is killed and exec fails with status 125.\n"
 	"A VM that is still starting is waited for.\n"
 	"\n"
-	"  -t, --tty        run COMMAND under a terminal in the guest; the default when\n"
-	"                   standard input and output are both terminals\n"
-	"  -T, --no-tty     run COMMAND without a terminal even when standard input and\n"
-	"                   output are terminals\n"
-	"  -e NAME=VALUE    set the environment variable NAME for COMMAND; repeatable\n"
-	"  -h, --help       print this help and exit\n"
-	"\n"
-	"The exit status is COMMAND's, 128+N when a signal N killed it, 126 when it\n"
-	"could not be executed, 127 when it was not found, and 125 when dispvm failed.\n"
+	COMMAND_OPTIONS_HELP
 	"Killing this command ends COMMAND only; the VM stays. A VM runs at most 16\n"
 	"commands at once.\n";
 
