@@ -134,7 +134,7 @@ static int spawn_daemon(const char *log_path, pid_t *pid, struct dv_error *err)
 /*
  * Start dispvmd and connect once it exits 0 (its socket then accepts). A
  * daemon that exits 1 lost a race to another CLI's daemon, so connecting
- * is retried, and the daemon started again while nobody serves, until the
+ * is retried, and the daemon started again while no daemon serves, until the
  * deadline.
  */
 static int start_and_connect(const char *socket_path, struct dv_error *err)
@@ -164,7 +164,7 @@ static int start_and_connect(const char *socket_path, struct dv_error *err)
 			if (fd >= 0)
 				return fd;
 			/* The daemon that won the race may have been stopping:
-			 * with nobody serving, start another one. */
+			 * with no daemon serving, start another one. */
 			if (WEXITSTATUS(status) == 1 && (r = spawn_daemon(log_path, &pid, err)) < 0)
 				goto fail;
 		}

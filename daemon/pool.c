@@ -37,7 +37,7 @@ static bool is_loading(void)
 	return false;
 }
 
-/* The host's MemAvailable in MiB, or -1 when /proc/meminfo says nothing. */
+/* The host's MemAvailable in MiB, or -1 when /proc/meminfo lacks the line. */
 static int64_t mem_available_mib(void)
 {
 	FILE *meminfo = fopen("/proc/meminfo", "re");
@@ -57,7 +57,7 @@ static int64_t mem_available_mib(void)
 	return result;
 }
 
-/* May the pool start one more VM? Logs once when the answer changes. */
+/* May the pool start one more VM? Logs once when the result changes. */
 static bool memory_allows_refill(void)
 {
 	uint64_t threshold = config_current()->pool_min_available_mib;

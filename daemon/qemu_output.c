@@ -113,7 +113,7 @@ fail:
 
 void qemu_output_drain(struct qemu_output *output)
 {
-	/* Once QEMU has exited the pipe holds at most its capacity, so this
+	/* Once QEMU has exited the pipe contains at most its capacity, so this
 	 * ends. */
 	while (output->fd >= 0 && read_some(output))
 		;

@@ -35,7 +35,7 @@ int snapshot_resume(struct vm *vm, struct dv_error *err);
  * IDENTITY once it runs. */
 int snapshot_cont(struct vm *vm, struct dv_error *err);
 
-/* The agent of a save VM said HELLO: save the guest to the savefile. */
+/* The agent of a save VM sent HELLO: save the guest to the savefile. */
 void snapshot_save(struct vm *vm);
 
 /* Timer callback of vm->poll_timer. */

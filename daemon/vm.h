@@ -29,7 +29,7 @@ enum vm_state { VM_STARTING, VM_RUNNING, VM_STOPPING };
  * session and `list` leaves it out. */
 enum vm_kind { VM_KIND_RUN, VM_KIND_OPEN, VM_KIND_SAVE };
 
-/* How a VM starts: what a request asks for (AUTO: pool, else restore,
+/* How a VM starts: what a request names (AUTO: pool, else restore,
  * else boot) and, in struct vm, the path taken (RESTORE or BOOT). */
 enum vm_start { VM_START_AUTO, VM_START_POOL, VM_START_RESTORE, VM_START_BOOT };
 

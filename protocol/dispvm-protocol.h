@@ -13,7 +13,7 @@
  *
  * Start of a guest: the agent sends HELLO once it is up. The host answers
  * with IDENTITY (the VM's name, the wall-clock time and fresh entropy); the
- * agent applies it before anything else runs and answers READY; only then
+ * agent applies it before anything else runs and replies with READY; only then
  * may the host send START. A guest restored from a savefile sent its HELLO
  * before the state was saved, so on that path the host sends IDENTITY
  * right after the guest resumes, and both paths go on alike.
@@ -108,7 +108,7 @@ enum dv_msg_type {
 	 * bytes). Last frame of a channel. */
 	DV_MSG_EXIT = 12,
 	/* host -> guest, no payload: end the session now, killing its
-	 * processes. The guest still answers with EXIT. */
+	 * processes. The guest still replies with EXIT. */
 	DV_MSG_CLOSE = 13,
 	/* host -> guest, channel 0, payload struct dv_identity followed by
 	 * the VM name (1..DV_MAX_HOST_NAME bytes of [a-z0-9-], no NUL).
@@ -263,7 +263,7 @@ long dv_start_encode(uint8_t *out, size_t size, const struct dv_start *fixed,
 		     const char *file_name, const char *app);
 
 /*
- * Encode an IDENTITY payload into `out`, which holds at least
+ * Encode an IDENTITY payload into `out`, which has room for at least
  * DV_IDENTITY_FIXED_SIZE + DV_MAX_HOST_NAME bytes. Returns the payload
  * length, or -EINVAL when `name` is not a valid host name.
  */

@@ -5,7 +5,7 @@
  * docs/templates.md). The daemon writes both and restores new disposables
  * from the savefile; the CLI reads the record for `template ls`.
  *
- * The record holds a key: SHA-256 over template.json's content, the QEMU
+ * The record contains a key: SHA-256 over template.json's content, the QEMU
  * binary's path, size, mtime and version, and every guest-shaping QEMU
  * argument (machine.h), memory size included. A savefile whose key differs
  * from the key of the current inputs is stale.
@@ -67,7 +67,7 @@ int savefile_compute_key(const struct template_metadata *template, const char *q
 
 /*
  * Is the savefile of `template` fresh for `qemu_path`? With `kvm` NULL the
- * recorded accelerator counts (what the CLI knows); else the savefile is
+ * recorded accelerator counts (all the CLI can check); else the savefile is
  * stale unless it was saved with *kvm. The version counts as recorded:
  * it cannot change unless the binary's size or mtime does. `record` may
  * be NULL.
